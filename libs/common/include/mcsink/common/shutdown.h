@@ -1,0 +1,17 @@
+// Clean shutdown on SIGTERM or SIGINT: call BlockShutdownSignals() first thing in main (before
+// any thread starts, so every thread inherits the mask), then WaitForShutdownSignal() where the
+// main thread should sleep until it is time to drain.
+#pragma once
+
+#include <optional>
+
+#include "absl/time/time.h"
+
+namespace mcsink {
+
+void BlockShutdownSignals();
+
+// The signal number received, or nullopt when `timeout` passed first.
+std::optional<int> WaitForShutdownSignal(absl::Duration timeout = absl::InfiniteDuration());
+
+}  // namespace mcsink

@@ -1,0 +1,61 @@
+// Encodes records in the MaxCompute Tunnel record stream format (maxcompute-protocol.md §3.8),
+// one record at a time, appending to a caller's buffer. A block is a concatenation of encoded
+// records followed by a trailer; the trailer's checksum is a CRC-32C over the record CRCs, so a
+// writer can build blocks from already-encoded records without decoding them.
+//
+//   std::string buf;
+//   RecordEncoder enc(&buf);
+//   enc.WriteInteger(0, 1);          // column 0 = 1
+//   enc.WriteBytes(1, "hello");      // column 1 = "hello"; column 2 omitted = NULL
+//   uint32_t crc = enc.EndRecord();
+//   StreamTrailer trailer;  trailer.Add(crc);  trailer.AppendTo(&buf);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mcsink/maxcompute/crc32c.h"
+
+namespace mcsink::maxcompute {
+
+class RecordEncoder {
+ public:
+  // Appends to *out, which must outlive the encoder.
+  explicit RecordEncoder(std::string* out) : out_(out) {}
+
+  // `column` is the 0-based index among the table's data columns. Within a record, columns
+  // must be written in increasing index order; a NULL column is simply not written.
+  void WriteInteger(int column, int64_t value);  // BIGINT, INT, SMALLINT, TINYINT
+  void WriteBoolean(int column, bool value);
+  void WriteDouble(int column, double value);
+  void WriteFloat(int column, float value);
+  // STRING, VARCHAR, CHAR, BINARY, JSON, and DECIMAL as its plain decimal text ("12.50").
+  void WriteBytes(int column, std::string_view value);
+  void WriteDate(int column, int64_t days_since_epoch);
+  void WriteDatetime(int column, int64_t epoch_millis);
+  void WriteTimestamp(int column, int64_t epoch_seconds, int32_t nanos);
+
+  // Ends the record: writes the end tag and the record's CRC, returns that CRC and resets
+  // for the next record.
+  uint32_t EndRecord();
+
+ private:
+  std::string* out_;
+  Crc32c crc_;
+};
+
+// The stream trailer: record count and the CRC-32C over the record CRCs (each as 4 LE bytes).
+class StreamTrailer {
+ public:
+  void Add(uint32_t record_crc);
+  int64_t count() const { return count_; }
+  // Appends META_COUNT and META_CHECKSUM to *out.
+  void AppendTo(std::string* out) const;
+
+ private:
+  int64_t count_ = 0;
+  Crc32c crc_of_crcs_;
+};
+
+}  // namespace mcsink::maxcompute
