@@ -31,8 +31,8 @@ int main(int argc, char** argv) {
     MCSINK_LOG(ERROR) << server.status();
     return 1;
   }
-  MCSINK_LOG(INFO) << "mcsink serving gRPC on port " << (*server)->port()
-                   << ", metrics on port " << (*metrics)->port();
+  MCSINK_LOG(INFO) << "mcsink serving gRPC on port " << (*server)->port() << ", metrics on port "
+                   << (*metrics)->port();
 
   const auto signal = mcsink::WaitForShutdownSignal();
   MCSINK_LOG(INFO) << "signal " << signal.value_or(0) << ": draining";

@@ -27,7 +27,8 @@ MockKafkaCluster::~MockKafkaCluster() {
 }
 
 absl::Status MockKafkaCluster::CreateTopic(const std::string& topic, int partitions) {
-  const rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1);
+  const rd_kafka_resp_err_t err =
+      rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::InternalError(absl::StrCat("mock topic ", topic, ": ", rd_kafka_err2str(err)));
   }

@@ -23,8 +23,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
   }
   out->server_ = builder.BuildAndStart();
   if (out->server_ == nullptr || out->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", options.address,
-                                               " (address in use or not valid)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve gRPC on ", options.address, " (address in use or not valid)"));
   }
   out->SetServing(true);
   return out;

@@ -57,7 +57,8 @@ class ProcessMetrics : public prometheus::Collectable {
               (at(14) + at(15)) / ticks, prometheus::MetricType::Counter),
         Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", at(24) * page),
         Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", at(23)),
-        Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+        Gauge("process_start_time_seconds",
+              "Start time of the process since unix epoch in seconds.",
               BootTime() + at(22) / ticks),
     };
   }

@@ -1,7 +1,7 @@
 #include "mcsink/common/grpc_server.h"
 
-#include "gtest/gtest.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
 #include "mcsink/testing/status_matchers.h"
 #include "mcsink/v1/pipeline.grpc.pb.h"
 

@@ -15,10 +15,10 @@ const absl::Status& ToStatus(const absl::StatusOr<T>& s) {
 }
 }  // namespace mcsink::testing
 
-#define EXPECT_OK(expr) EXPECT_TRUE(::mcsink::testing::ToStatus(expr).ok()) \
-    << ::mcsink::testing::ToStatus(expr)
-#define ASSERT_OK(expr) ASSERT_TRUE(::mcsink::testing::ToStatus(expr).ok()) \
-    << ::mcsink::testing::ToStatus(expr)
+#define EXPECT_OK(expr) \
+  EXPECT_TRUE(::mcsink::testing::ToStatus(expr).ok()) << ::mcsink::testing::ToStatus(expr)
+#define ASSERT_OK(expr) \
+  ASSERT_TRUE(::mcsink::testing::ToStatus(expr).ok()) << ::mcsink::testing::ToStatus(expr)
 
 #define MCSINK_TESTING_CONCAT_INNER_(a, b) a##b
 #define MCSINK_TESTING_CONCAT_(a, b) MCSINK_TESTING_CONCAT_INNER_(a, b)

@@ -23,7 +23,7 @@ struct ServiceEntry {
 struct GrpcServerOptions {
   std::string address = "127.0.0.1:0";  // host:port; port 0 picks a free port
   std::vector<ServiceEntry> services;
-  int max_message_bytes = 64 << 20;      // batches may exceed gRPC's 4 MiB default
+  int max_message_bytes = 64 << 20;  // batches may exceed gRPC's 4 MiB default
 };
 
 class GrpcServer {

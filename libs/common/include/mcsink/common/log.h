@@ -38,7 +38,7 @@ class Line {
 #define MCSINK_LOG_LEVEL_WARNING ::mcsink::log::Level::kWarning
 #define MCSINK_LOG_LEVEL_ERROR ::mcsink::log::Level::kError
 
-#define MCSINK_LOG(severity)                                       \
-  if (MCSINK_LOG_LEVEL_##severity < ::mcsink::log::MinLevel()) {   \
-  } else                                                           \
+#define MCSINK_LOG(severity)                                     \
+  if (MCSINK_LOG_LEVEL_##severity < ::mcsink::log::MinLevel()) { \
+  } else                                                         \
     ::mcsink::log::Line(MCSINK_LOG_LEVEL_##severity, __FILE__, __LINE__).stream()

@@ -14,10 +14,10 @@
 #define MCSINK_STATUS_CONCAT_(a, b) MCSINK_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define MCSINK_RETURN_IF_ERROR(expr)                  \
-  do {                                                \
-    ::absl::Status mcsink_status_ = (expr);           \
-    if (!mcsink_status_.ok()) return mcsink_status_;  \
+#define MCSINK_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status mcsink_status_ = (expr);          \
+    if (!mcsink_status_.ok()) return mcsink_status_; \
   } while (false)
 
 // `lhs = value of expr` for an absl::StatusOr expression, or returns its error.

@@ -19,10 +19,10 @@ enum class TypeKind {
   kBoolean,
   kFloat,
   kDouble,
-  kDecimal,    // precision, scale
+  kDecimal,  // precision, scale
   kString,
-  kVarchar,    // length
-  kChar,       // length
+  kVarchar,  // length
+  kChar,     // length
   kBinary,
   kJson,
   kDate,
@@ -34,7 +34,7 @@ struct Type {
   TypeKind kind = TypeKind::kString;
   int precision = 0;  // DECIMAL(p,s); 0 when not given (MaxCompute's default is 38,18)
   int scale = 0;
-  int length = 0;     // VARCHAR(n) / CHAR(n)
+  int length = 0;  // VARCHAR(n) / CHAR(n)
 
   // The type as MaxCompute spells it: "BIGINT", "DECIMAL(10,2)", "VARCHAR(20)".
   std::string ToString() const;
