@@ -1,6 +1,5 @@
 // Through a real Kafka broker (the `kafka` fixture): the admin client, producing, consuming in a
 // group, and committed offsets that match the log end offsets.
-#include <atomic>
 #include <set>
 #include <utility>
 
@@ -14,15 +13,6 @@
 
 namespace mcsink::kafka {
 namespace {
-
-class CountingDeliveryReport : public RdKafka::DeliveryReportCb {
- public:
-  void dr_cb(RdKafka::Message& message) override {
-    (message.err() == RdKafka::ERR_NO_ERROR ? delivered : failed).fetch_add(1);
-  }
-  std::atomic<int64_t> delivered{0};
-  std::atomic<int64_t> failed{0};
-};
 
 class KafkaBrokerTest : public ::testing::Test {
  protected:
@@ -47,29 +37,9 @@ TEST_F(KafkaBrokerTest, HundredThousandRecordsOverTwelvePartitionsAreConsumedAnd
 
   // When 100,000 records are produced...
   constexpr int64_t kRecords = 100'000;
-  CountingDeliveryReport report;
-  ASSERT_OK_AND_ASSIGN(auto pconf, MakeConf({{"bootstrap.servers", bootstrap_},
-                                             {"enable.idempotence", "true"},
-                                             {"linger.ms", "5"}}));
-  std::string err;
-  ASSERT_EQ(pconf->set("dr_cb", &report, err), RdKafka::Conf::CONF_OK) << err;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(pconf.get(), err));
-  ASSERT_NE(producer, nullptr) << err;
-  for (int64_t i = 0; i < kRecords; ++i) {
-    const std::string key = absl::StrCat(i);
-    const std::string value = absl::StrCat("value-", i);
-    RdKafka::ErrorCode code;
-    while ((code = producer->produce(topic, RdKafka::Topic::PARTITION_UA,
-                                     RdKafka::Producer::RK_MSG_COPY,
-                                     const_cast<char*>(value.data()), value.size(), key.data(),
-                                     key.size(), 0, nullptr)) == RdKafka::ERR__QUEUE_FULL) {
-      producer->poll(10);
-    }
-    ASSERT_EQ(code, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(code);
-  }
-  ASSERT_EQ(producer->flush(60000), RdKafka::ERR_NO_ERROR);
-  EXPECT_EQ(report.delivered.load(), kRecords);
-  EXPECT_EQ(report.failed.load(), 0);
+  ASSERT_OK(testing::ProduceTestRecords(
+      bootstrap_, topic, kRecords, [](int64_t i) { return absl::StrCat(i); },
+      [](int64_t i) { return absl::StrCat("value-", i); }));
 
   // ...and consumed by a consumer group that commits what it read,
   const std::string group = absl::StrCat("connect-", topic);
@@ -77,6 +47,7 @@ TEST_F(KafkaBrokerTest, HundredThousandRecordsOverTwelvePartitionsAreConsumedAnd
                                              {"group.id", group},
                                              {"auto.offset.reset", "earliest"},
                                              {"enable.auto.commit", "false"}}));
+  std::string err;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(cconf.get(), err));
   ASSERT_NE(consumer, nullptr) << err;

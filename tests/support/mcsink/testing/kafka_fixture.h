@@ -3,6 +3,8 @@
 // the file named by MCSINK_KAFKA_BOOTSTRAP_FILE.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -10,6 +12,12 @@
 namespace mcsink::testing {
 
 absl::StatusOr<std::string> KafkaFixtureBootstrap();
+
+// Produces `count` records to `topic` (partition chosen by key hash) and waits until every one is
+// acknowledged by the broker. Record i has key make_key(i) and value make_value(i).
+absl::Status ProduceTestRecords(const std::string& bootstrap, const std::string& topic,
+                                int64_t count, const std::function<std::string(int64_t)>& make_key,
+                                const std::function<std::string(int64_t)>& make_value);
 
 // A topic name unique to this process and call, so tests never share topics.
 std::string UniqueTopicName(const std::string& prefix);

@@ -1,0 +1,312 @@
+#include "mcsink/ingest/consumer_worker.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "mcsink/common/log.h"
+#include "mcsink/common/status.h"
+
+namespace mcsink::ingest {
+namespace {
+
+std::vector<TopicPartition> ToTopicPartitions(
+    const std::vector<RdKafka::TopicPartition*>& partitions) {
+  std::vector<TopicPartition> out;
+  out.reserve(partitions.size());
+  for (const RdKafka::TopicPartition* tp : partitions) {
+    out.push_back({tp->topic(), tp->partition()});
+  }
+  return out;
+}
+
+struct TopicPartitionListDeleter {
+  void operator()(std::vector<RdKafka::TopicPartition*>* list) const {
+    RdKafka::TopicPartition::destroy(*list);
+    delete list;
+  }
+};
+
+}  // namespace
+
+// Runs inside consume() on the worker thread.
+class ConsumerWorker::Rebalancer : public RdKafka::RebalanceCb {
+ public:
+  explicit Rebalancer(ConsumerWorker* worker) : worker_(worker) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    const std::vector<TopicPartition> tps = ToTopicPartitions(partitions);
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (cooperative) {
+        delete consumer->incremental_assign(partitions);
+      } else {
+        consumer->assign(partitions);
+      }
+      for (const TopicPartition& tp : tps) worker_->assignment_.push_back(tp);
+      if (worker_->paused_) consumer->pause(partitions);
+      MCSINK_LOG(INFO) << "consumer " << worker_->index_ << " assigned " << tps.size()
+                       << " partitions of " << worker_->options_.topic;
+    } else {
+      worker_->OnRevoke(tps);
+      if (cooperative) {
+        delete consumer->incremental_unassign(partitions);
+      } else {
+        consumer->unassign();
+      }
+      auto& a = worker_->assignment_;
+      a.erase(std::remove_if(a.begin(), a.end(),
+                             [&](const TopicPartition& tp) {
+                               return std::find(tps.begin(), tps.end(), tp) != tps.end();
+                             }),
+              a.end());
+    }
+    absl::MutexLock lock(&worker_->mu_);
+    worker_->stats_.assignment = worker_->assignment_;
+  }
+
+ private:
+  ConsumerWorker* worker_;
+};
+
+absl::StatusOr<std::unique_ptr<ConsumerWorker>> ConsumerWorker::Create(ConsumerOptions options,
+                                                                       BatchSink* sink, int index) {
+  std::unique_ptr<ConsumerWorker> worker(new ConsumerWorker(std::move(options), sink, index));
+  kafka::Properties props = worker->options_.kafka_properties;
+  props["group.id"] = worker->options_.group_id;
+  props["enable.auto.commit"] = "false";
+  props["enable.auto.offset.store"] = "false";
+  props["auto.offset.reset"] = worker->options_.start_from_earliest ? "earliest" : "latest";
+  props["queued.max.messages.kbytes"] = absl::StrCat(worker->options_.fetch_queue_kbytes);
+  props.try_emplace("client.id", absl::StrCat(worker->options_.connector, "-ingest-", index));
+  MCSINK_ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf, kafka::MakeConf(props));
+  std::string err;
+  if (conf->set("rebalance_cb", worker->rebalancer_.get(), err) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(err);
+  }
+  worker->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (worker->consumer_ == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("Kafka consumer: ", err));
+  }
+  const RdKafka::ErrorCode code = worker->consumer_->subscribe({worker->options_.topic});
+  if (code != RdKafka::ERR_NO_ERROR) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("subscribe to ", worker->options_.topic, ": ", RdKafka::err2str(code)));
+  }
+  return worker;
+}
+
+ConsumerWorker::ConsumerWorker(ConsumerOptions options, BatchSink* sink, int index)
+    : options_(std::move(options)),
+      sink_(sink),
+      index_(index),
+      rebalancer_(std::make_unique<Rebalancer>(this)) {}
+
+ConsumerWorker::~ConsumerWorker() {
+  if (thread_.joinable()) {
+    Stop(absl::ZeroDuration());
+  } else if (consumer_ != nullptr) {
+    consumer_->close();  // never started: leave the group cleanly
+  }
+}
+
+void ConsumerWorker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ConsumerWorker::OnAck(uint64_t batch_id) {
+  absl::MutexLock lock(&mu_);
+  acks_.push_back(batch_id);
+}
+
+void ConsumerWorker::Stop(absl::Duration drain) {
+  if (!thread_.joinable()) return;
+  drain_ = drain;
+  stopping_.store(true);
+  thread_.join();
+}
+
+ConsumerStats ConsumerWorker::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void ConsumerWorker::ApplyAcks() {
+  std::vector<uint64_t> acks;
+  {
+    absl::MutexLock lock(&mu_);
+    acks.swap(acks_);
+  }
+  for (uint64_t id : acks) tracker_.Acked(id);
+}
+
+void ConsumerWorker::Flush() {
+  if (batch_.records_size() == 0) return;
+  const uint64_t id = (static_cast<uint64_t>(index_) << 48) | ++next_seq_;
+  batch_.set_batch_id(id);
+  batch_.set_connector(options_.connector);
+  batch_.set_topic(options_.topic);
+  std::vector<SentRange> ranges;
+  ranges.reserve(static_cast<size_t>(batch_.ranges_size()));
+  for (const v1::OffsetRange& r : batch_.ranges()) {
+    ranges.push_back({{r.topic(), r.partition()}, r.first_offset(), r.last_offset()});
+  }
+  tracker_.Sent(id, ranges, batch_bytes_);
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.batches++;
+  }
+  if (absl::Status status = sink_->Send(std::move(batch_)); !status.ok()) {
+    // The records stay uncommitted, so they are read again after a restart.
+    MCSINK_LOG(ERROR) << "consumer " << index_ << ": batch " << id << " not sent: " << status;
+  }
+  batch_ = v1::RecordBatch();
+  batch_bytes_ = 0;
+}
+
+void ConsumerWorker::Commit(bool sync) {
+  last_commit_ = absl::Now();
+  const std::map<TopicPartition, int64_t> offsets = tracker_.TakeCommittable();
+  if (offsets.empty()) return;
+  std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
+      new std::vector<RdKafka::TopicPartition*>());
+  for (const auto& [tp, offset] : offsets) {
+    list->push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
+  }
+  const RdKafka::ErrorCode code =
+      sync ? consumer_->commitSync(*list) : consumer_->commitAsync(*list);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    // Not fatal: a later commit covers these offsets too.
+    MCSINK_LOG(WARNING) << "consumer " << index_ << ": commit failed: " << RdKafka::err2str(code);
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  stats_.commits++;
+}
+
+void ConsumerWorker::ApplyBackpressure() {
+  const int64_t in_flight = tracker_.in_flight_bytes();
+  const bool over = in_flight >= options_.max_in_flight_bytes;
+  const bool under = in_flight < options_.max_in_flight_bytes / 2;
+  if (paused_ == over || (paused_ && !under)) return;
+  std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
+      new std::vector<RdKafka::TopicPartition*>());
+  if (consumer_->assignment(*list) != RdKafka::ERR_NO_ERROR) return;
+  paused_ = over;
+  if (paused_) {
+    consumer_->pause(*list);
+    absl::MutexLock lock(&mu_);
+    stats_.pauses++;
+  } else {
+    consumer_->resume(*list);
+  }
+}
+
+void ConsumerWorker::WaitForAcks(const std::function<bool()>& done, absl::Time deadline) {
+  for (ApplyAcks(); !done() && absl::Now() < deadline; ApplyAcks()) {
+    absl::MutexLock lock(&mu_);
+    auto has_acks = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !acks_.empty(); };
+    mu_.AwaitWithDeadline(absl::Condition(&has_acks),
+                          std::min(deadline, absl::Now() + absl::Milliseconds(100)));
+  }
+}
+
+void ConsumerWorker::OnRevoke(const std::vector<TopicPartition>& revoked) {
+  Flush();
+  WaitForAcks(
+      [&] {
+        return std::all_of(revoked.begin(), revoked.end(),
+                           [&](const TopicPartition& tp) { return tracker_.Drained(tp); });
+      },
+      // At shutdown the drain has already waited.
+      stopping_.load() ? absl::Now() : absl::Now() + options_.revoke_timeout);
+  Commit(/*sync=*/true);
+  for (const TopicPartition& tp : revoked) {
+    if (!tracker_.Drained(tp)) {
+      MCSINK_LOG(WARNING) << "consumer " << index_ << ": " << tp.topic << "[" << tp.partition
+                          << "] revoked with unacknowledged batches; the next owner reads them "
+                             "again";
+    }
+    tracker_.Forget(tp);
+  }
+}
+
+void ConsumerWorker::Run() {
+  last_commit_ = absl::Now();
+  while (!stopping_.load()) {
+    ApplyAcks();
+    if (absl::Now() - last_commit_ >= options_.commit_interval) Commit(/*sync=*/false);
+    ApplyBackpressure();
+
+    const absl::Duration wait =
+        batch_.records_size() == 0
+            ? absl::Milliseconds(100)
+            : std::max(absl::ZeroDuration(), batch_started_ + options_.linger - absl::Now());
+    std::unique_ptr<RdKafka::Message> msg(
+        consumer_->consume(static_cast<int>(absl::ToInt64Milliseconds(wait))));
+    if (msg->err() == RdKafka::ERR_NO_ERROR) {
+      if (batch_.records_size() == 0) batch_started_ = absl::Now();
+      v1::KafkaRecord* record = batch_.add_records();
+      record->set_partition(msg->partition());
+      record->set_offset(msg->offset());
+      const RdKafka::MessageTimestamp ts = msg->timestamp();
+      record->set_timestamp_ms(ts.timestamp);
+      record->set_timestamp_type(ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_CREATE_TIME
+                                     ? v1::KafkaRecord::TIMESTAMP_CREATE_TIME
+                                 : ts.type ==
+                                         RdKafka::MessageTimestamp::MSG_TIMESTAMP_LOG_APPEND_TIME
+                                     ? v1::KafkaRecord::TIMESTAMP_LOG_APPEND_TIME
+                                     : v1::KafkaRecord::TIMESTAMP_NONE);
+      if (msg->key_pointer() != nullptr) {
+        record->set_key(static_cast<const char*>(msg->key_pointer()), msg->key_len());
+      }
+      if (msg->payload() != nullptr) {
+        record->set_value(static_cast<const char*>(msg->payload()), msg->len());
+      }
+      if (RdKafka::Headers* headers = msg->headers(); headers != nullptr) {
+        for (const RdKafka::Headers::Header& h : headers->get_all()) {
+          v1::KafkaHeader* out = record->add_headers();
+          out->set_key(h.key());
+          if (h.value() != nullptr) {
+            out->set_value(static_cast<const char*>(h.value()), h.value_size());
+          }
+        }
+      }
+      // Extend this partition's range, or open one.
+      v1::OffsetRange* range = nullptr;
+      for (v1::OffsetRange& r : *batch_.mutable_ranges()) {
+        if (r.partition() == msg->partition()) range = &r;
+      }
+      if (range == nullptr) {
+        range = batch_.add_ranges();
+        range->set_topic(msg->topic_name());
+        range->set_partition(msg->partition());
+        range->set_first_offset(msg->offset());
+      }
+      range->set_last_offset(msg->offset());
+      const int64_t size = static_cast<int64_t>(msg->len() + msg->key_len());
+      batch_bytes_ += size;
+      {
+        absl::MutexLock lock(&mu_);
+        stats_.records++;
+        stats_.bytes += size;
+      }
+    } else if (msg->err() != RdKafka::ERR__TIMED_OUT && msg->err() != RdKafka::ERR__PARTITION_EOF) {
+      MCSINK_LOG(WARNING) << "consumer " << index_ << ": " << msg->errstr();
+    }
+    if (batch_.records_size() >= options_.max_batch_records ||
+        batch_bytes_ >= options_.max_batch_bytes ||
+        (batch_.records_size() > 0 && absl::Now() - batch_started_ >= options_.linger)) {
+      Flush();
+    }
+  }
+  // Drain: send what is cut, wait for its acknowledgement, commit it, leave the group.
+  Flush();
+  WaitForAcks([this] { return tracker_.in_flight_batches() == 0; }, absl::Now() + drain_);
+  Commit(/*sync=*/true);
+  consumer_->close();
+}
+
+}  // namespace mcsink::ingest
