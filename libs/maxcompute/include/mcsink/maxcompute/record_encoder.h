@@ -12,10 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
 #include "mcsink/maxcompute/crc32c.h"
+#include "mcsink/maxcompute/types.h"
+#include "mcsink/maxcompute/value.h"
 
 namespace mcsink::maxcompute {
 
@@ -57,5 +61,16 @@ class StreamTrailer {
   int64_t count_ = 0;
   Crc32c crc_of_crcs_;
 };
+
+// Writes `row` as one record (values in data-column order; a row shorter than the schema leaves
+// the remaining columns NULL) and ends it; returns the record CRC for a StreamTrailer. Every value
+// is checked against its column's type first (CheckValueForType), so on error nothing is written.
+absl::StatusOr<uint32_t> EncodeRow(const TableSchema& schema, const Row& row,
+                                   RecordEncoder* encoder);
+
+// A complete record stream (records and trailer) holding `rows`: one block body or one download
+// response.
+absl::StatusOr<std::string> EncodeRecordStream(const TableSchema& schema,
+                                               std::span<const Row> rows);
 
 }  // namespace mcsink::maxcompute
