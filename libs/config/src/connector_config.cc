@@ -84,6 +84,11 @@ v1::ConnectorConfig WithDefaults(v1::ConnectorConfig c) {
   if (c.format() == v1::FORMAT_UNSPECIFIED) c.set_format(v1::FORMAT_TEXT);
   if (c.granularity() == v1::GRANULARITY_UNSPECIFIED) c.set_granularity(v1::GRANULARITY_HOUR);
   if (c.time_zone().empty()) c.set_time_zone("GMT+08:00");
+  if (c.time_source() == v1::TIME_SOURCE_UNSPECIFIED) c.set_time_source(v1::TIME_SOURCE_WALL_CLOCK);
+  if (c.partition_format() == v1::PARTITION_FORMAT_UNSPECIFIED) {
+    c.set_partition_format(v1::PARTITION_FORMAT_LEGACY);
+  }
+  if (c.csv_delimiter().empty()) c.set_csv_delimiter(",");
   return c;
 }
 
@@ -126,6 +131,12 @@ std::vector<FieldViolation> Validate(const v1::ConnectorConfig& c) {
     // Users know the formats as the guide names them: CSV, not FORMAT_CSV.
     const std::string format = v1::Format_Name(c.format()).substr(sizeof("FORMAT_") - 1);
     out.push_back({"format", absl::StrCat(format, " needs mode KEY or VALUE, not DEFAULT")});
+  }
+  if (c.csv_delimiter().size() != 1 || c.csv_delimiter() == "\"" || c.csv_delimiter() == "\n" ||
+      c.csv_delimiter() == "\r") {
+    out.push_back({"csv_delimiter", absl::StrCat("'", c.csv_delimiter(),
+                                                 "' must be one character, not a quote or a "
+                                                 "line break")});
   }
   const v1::MaxComputeTarget& target = c.target();
   if (!absl::StartsWith(target.endpoint(), "http://") &&

@@ -40,7 +40,17 @@ void AckTracker::Advance(const TopicPartition& tp) {
     advanced = true;
     queue.pop_front();
   }
-  if (advanced) committable_[tp] = next;
+  if (!advanced) return;
+  if (auto cap = caps_.find(tp); cap != caps_.end()) next = std::min(next, cap->second);
+  committable_[tp] = next;
+}
+
+void AckTracker::Cap(const TopicPartition& tp, int64_t offset) {
+  auto [it, fresh] = caps_.try_emplace(tp, offset);
+  if (!fresh) it->second = std::min(it->second, offset);
+  if (auto c = committable_.find(tp); c != committable_.end()) {
+    c->second = std::min(c->second, it->second);
+  }
 }
 
 std::map<TopicPartition, int64_t> AckTracker::TakeCommittable() {
@@ -50,6 +60,7 @@ std::map<TopicPartition, int64_t> AckTracker::TakeCommittable() {
 }
 
 void AckTracker::Forget(const TopicPartition& tp) {
+  caps_.erase(tp);
   auto queue = pending_.find(tp);
   if (queue == pending_.end()) return;
   for (const Pending& p : queue->second) {
@@ -65,6 +76,7 @@ void AckTracker::Forget(const TopicPartition& tp) {
   }
   pending_.erase(queue);
   committable_.erase(tp);
+  caps_.erase(tp);
 }
 
 bool AckTracker::Drained(const TopicPartition& tp) const {

@@ -47,6 +47,12 @@ class ConsumerWorker::Rebalancer : public RdKafka::RebalanceCb {
       }
       for (const TopicPartition& tp : tps) worker_->assignment_.push_back(tp);
       if (worker_->paused_) consumer->pause(partitions);
+      // A partition stopped by the failure policy stays stopped until restarted.
+      std::vector<TopicPartition> stopped;
+      for (const StoppedPartition& s : worker_->stopped_) {
+        if (std::find(tps.begin(), tps.end(), s.tp) != tps.end()) stopped.push_back(s.tp);
+      }
+      if (!stopped.empty()) worker_->PausePartitions(stopped);
       MCSINK_LOG(INFO) << "consumer " << worker_->index_ << " assigned " << tps.size()
                        << " partitions of " << worker_->options_.topic;
     } else {
@@ -72,8 +78,10 @@ class ConsumerWorker::Rebalancer : public RdKafka::RebalanceCb {
 };
 
 absl::StatusOr<std::unique_ptr<ConsumerWorker>> ConsumerWorker::Create(ConsumerOptions options,
-                                                                       BatchSink* sink, int index) {
-  std::unique_ptr<ConsumerWorker> worker(new ConsumerWorker(std::move(options), sink, index));
+                                                                       BatchSink* sink, int index,
+                                                                       IngestMetrics* metrics) {
+  std::unique_ptr<ConsumerWorker> worker(
+      new ConsumerWorker(std::move(options), sink, index, metrics));
   kafka::Properties props = worker->options_.kafka_properties;
   props["group.id"] = worker->options_.group_id;
   props["enable.auto.commit"] = "false";
@@ -98,10 +106,12 @@ absl::StatusOr<std::unique_ptr<ConsumerWorker>> ConsumerWorker::Create(ConsumerO
   return worker;
 }
 
-ConsumerWorker::ConsumerWorker(ConsumerOptions options, BatchSink* sink, int index)
+ConsumerWorker::ConsumerWorker(ConsumerOptions options, BatchSink* sink, int index,
+                               IngestMetrics* metrics)
     : options_(std::move(options)),
       sink_(sink),
       index_(index),
+      metrics_(metrics),
       rebalancer_(std::make_unique<Rebalancer>(this)) {}
 
 ConsumerWorker::~ConsumerWorker() {
@@ -121,6 +131,20 @@ void ConsumerWorker::OnAck(uint64_t batch_id) {
   acks_.push_back(batch_id);
 }
 
+void ConsumerWorker::StopPartition(StoppedPartition stopped) {
+  absl::MutexLock lock(&mu_);
+  stop_requests_.push_back(std::move(stopped));
+}
+
+void ConsumerWorker::PausePartitions(const std::vector<TopicPartition>& tps) {
+  std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
+      new std::vector<RdKafka::TopicPartition*>());
+  for (const TopicPartition& tp : tps) {
+    list->push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+  }
+  consumer_->pause(*list);
+}
+
 void ConsumerWorker::Stop(absl::Duration drain) {
   if (!thread_.joinable()) return;
   drain_ = drain;
@@ -135,9 +159,24 @@ ConsumerStats ConsumerWorker::stats() const {
 
 void ConsumerWorker::ApplyAcks() {
   std::vector<uint64_t> acks;
+  std::vector<StoppedPartition> stops;
   {
     absl::MutexLock lock(&mu_);
     acks.swap(acks_);
+    stops.swap(stop_requests_);
+  }
+  // Caps first, so an ack in the same round cannot commit past a failed record.
+  for (StoppedPartition& stop : stops) {
+    tracker_.Cap(stop.tp, stop.offset);
+    PausePartitions({stop.tp});
+    MCSINK_LOG(ERROR) << "consumer " << index_ << ": " << stop.tp.topic << "[" << stop.tp.partition
+                      << "] stopped at offset " << stop.offset << ": " << stop.reason;
+    if (metrics_ != nullptr) metrics_->OnPartitionStopped();
+    stopped_.push_back(std::move(stop));
+  }
+  if (!stops.empty()) {
+    absl::MutexLock lock(&mu_);
+    stats_.stopped = stopped_;
   }
   for (uint64_t id : acks) tracker_.Acked(id);
 }
@@ -154,6 +193,10 @@ void ConsumerWorker::Flush() {
     ranges.push_back({{r.topic(), r.partition()}, r.first_offset(), r.last_offset()});
   }
   tracker_.Sent(id, ranges, batch_bytes_);
+  if (metrics_ != nullptr) {
+    metrics_->OnConsumed(batch_.records_size(), batch_bytes_);
+    metrics_->OnBatchSent(batch_.records_size(), batch_bytes_);
+  }
   {
     absl::MutexLock lock(&mu_);
     stats_.batches++;
@@ -180,10 +223,36 @@ void ConsumerWorker::Commit(bool sync) {
   if (code != RdKafka::ERR_NO_ERROR) {
     // Not fatal: a later commit covers these offsets too.
     MCSINK_LOG(WARNING) << "consumer " << index_ << ": commit failed: " << RdKafka::err2str(code);
+    if (metrics_ != nullptr) metrics_->OnCommitFailed();
     return;
   }
+  if (metrics_ != nullptr) metrics_->OnCommitted(static_cast<int64_t>(offsets.size()));
   absl::MutexLock lock(&mu_);
   stats_.commits++;
+}
+
+void ConsumerWorker::ReportProgress() {
+  if (metrics_ == nullptr) return;
+  metrics_->SetInFlight(index_, tracker_.in_flight_batches(), tracker_.in_flight_bytes());
+  if (assignment_.empty()) return;
+  std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
+      new std::vector<RdKafka::TopicPartition*>());
+  for (const TopicPartition& tp : assignment_) {
+    list->push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+  }
+  if (consumer_->position(*list) != RdKafka::ERR_NO_ERROR) return;
+  for (const RdKafka::TopicPartition* tp : *list) {
+    int64_t low = 0;
+    int64_t high = 0;
+    // Cached from fetch responses: no request to the broker.
+    if (tp->offset() < 0 ||
+        consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) !=
+            RdKafka::ERR_NO_ERROR ||
+        high < 0) {
+      continue;
+    }
+    metrics_->OnLag(tp->topic(), tp->partition(), std::max<int64_t>(0, high - tp->offset()));
+  }
 }
 
 void ConsumerWorker::ApplyBackpressure() {
@@ -197,10 +266,14 @@ void ConsumerWorker::ApplyBackpressure() {
   paused_ = over;
   if (paused_) {
     consumer_->pause(*list);
+    if (metrics_ != nullptr) metrics_->OnPaused();
     absl::MutexLock lock(&mu_);
     stats_.pauses++;
   } else {
     consumer_->resume(*list);
+    std::vector<TopicPartition> stopped;
+    for (const StoppedPartition& st : stopped_) stopped.push_back(st.tp);
+    if (!stopped.empty()) PausePartitions(stopped);
   }
 }
 
@@ -237,7 +310,10 @@ void ConsumerWorker::Run() {
   last_commit_ = absl::Now();
   while (!stopping_.load()) {
     ApplyAcks();
-    if (absl::Now() - last_commit_ >= options_.commit_interval) Commit(/*sync=*/false);
+    if (absl::Now() - last_commit_ >= options_.commit_interval) {
+      Commit(/*sync=*/false);
+      ReportProgress();
+    }
     ApplyBackpressure();
 
     const absl::Duration wait =

@@ -82,5 +82,24 @@ TEST(AckTracker, ABatchOnlyOfForgottenPartitionsReleasesItsBytes) {
   EXPECT_FALSE(tracker.Acked(1));
 }
 
+TEST(AckTracker, ACapHoldsTheCommitBeforeAFailedRecord) {
+  AckTracker tracker;
+  tracker.Sent(1, {{kP0, 0, 9}, {kP1, 0, 9}}, 10);
+  tracker.Sent(2, {{kP0, 10, 19}}, 10);
+  tracker.Cap(kP0, 7);  // record 7 failed under the stop policy
+  tracker.Acked(1);
+  tracker.Acked(2);
+  EXPECT_EQ(tracker.TakeCommittable(),
+            (std::map<TopicPartition, int64_t>{{kP0, 7}, {kP1, 10}}));
+}
+
+TEST(AckTracker, ACapAlsoLowersAnUntakenCommit) {
+  AckTracker tracker;
+  tracker.Sent(1, {{kP0, 0, 9}}, 10);
+  tracker.Acked(1);
+  tracker.Cap(kP0, 3);
+  EXPECT_EQ(tracker.TakeCommittable(), (std::map<TopicPartition, int64_t>{{kP0, 3}}));
+}
+
 }  // namespace
 }  // namespace mcsink::ingest

@@ -38,6 +38,10 @@ class AckTracker {
   // prefix) for partitions whose prefix advanced since the previous call.
   std::map<TopicPartition, int64_t> TakeCommittable();
 
+  // Never commits `tp` at or beyond `offset` (a record there failed under the "stop" policy
+  // and must be read again after a restart).
+  void Cap(const TopicPartition& tp, int64_t offset);
+
   // Forgets a partition (revoked): its pending batches no longer count, and late acks for them
   // are ignored for that partition.
   void Forget(const TopicPartition& tp);
@@ -61,6 +65,7 @@ class AckTracker {
 
   std::map<TopicPartition, std::deque<Pending>> pending_;
   std::map<TopicPartition, int64_t> committable_;  // advanced, not yet taken
+  std::map<TopicPartition, int64_t> caps_;
   absl::flat_hash_map<uint64_t, Batch> batches_;
   int64_t in_flight_bytes_ = 0;
 };

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "mcsink/ingest/ack_tracker.h"
+#include "mcsink/ingest/ingest_metrics.h"
 #include "mcsink/kafka/config.h"
 #include "mcsink/v1/pipeline.pb.h"
 
@@ -49,6 +50,12 @@ struct ConsumerOptions {
   absl::Duration revoke_timeout = absl::Seconds(30);  // wait for acks of revoked partitions
 };
 
+struct StoppedPartition {
+  TopicPartition tp;
+  int64_t offset = 0;  // the record that failed; nothing from here on is committed
+  std::string reason;
+};
+
 struct ConsumerStats {
   int64_t records = 0;
   int64_t bytes = 0;
@@ -56,13 +63,16 @@ struct ConsumerStats {
   int64_t commits = 0;
   int64_t pauses = 0;
   std::vector<TopicPartition> assignment;
+  std::vector<StoppedPartition> stopped;
 };
 
 class ConsumerWorker {
  public:
   // `index` makes batch ids unique across the workers of a process: id >> 48 == index.
+  // `metrics` may be null; it must outlive the worker.
   static absl::StatusOr<std::unique_ptr<ConsumerWorker>> Create(ConsumerOptions options,
-                                                                BatchSink* sink, int index);
+                                                                BatchSink* sink, int index,
+                                                                IngestMetrics* metrics = nullptr);
   ~ConsumerWorker();
 
   static int WorkerIndexOf(uint64_t batch_id) { return static_cast<int>(batch_id >> 48); }
@@ -70,6 +80,9 @@ class ConsumerWorker {
   void Start();
   // Thread-safe: a batch is durable downstream.
   void OnAck(uint64_t batch_id);
+  // Thread-safe: the failure policy "stop" hit a record of `stopped.tp`: stop consuming that
+  // partition and never commit it at or beyond the record, until restarted.
+  void StopPartition(StoppedPartition stopped);
   // Sends the partial batch, waits up to `drain` for outstanding acks, commits what was
   // acknowledged and leaves the group.
   void Stop(absl::Duration drain);
@@ -78,9 +91,11 @@ class ConsumerWorker {
 
  private:
   class Rebalancer;
-  ConsumerWorker(ConsumerOptions options, BatchSink* sink, int index);
+  ConsumerWorker(ConsumerOptions options, BatchSink* sink, int index, IngestMetrics* metrics);
+  void ReportProgress();
   void Run();
   void ApplyAcks();
+  void PausePartitions(const std::vector<TopicPartition>& tps);
   void Flush();
   void Commit(bool sync);
   void ApplyBackpressure();
@@ -91,6 +106,7 @@ class ConsumerWorker {
   const ConsumerOptions options_;
   BatchSink* const sink_;
   const int index_;
+  IngestMetrics* const metrics_;
   std::unique_ptr<Rebalancer> rebalancer_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::thread thread_;
@@ -106,9 +122,11 @@ class ConsumerWorker {
   absl::Time last_commit_;
   bool paused_ = false;
   std::vector<TopicPartition> assignment_;
+  std::vector<StoppedPartition> stopped_;
 
   mutable absl::Mutex mu_;
   std::vector<uint64_t> acks_ ABSL_GUARDED_BY(mu_);
+  std::vector<StoppedPartition> stop_requests_ ABSL_GUARDED_BY(mu_);
   ConsumerStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,0 +1,42 @@
+// The ingest service's Prometheus metrics. Components report through intention-named methods and
+// never touch the registry. Names: mcsink_ingest_<thing>_<unit>; labels connector, topic,
+// partition (bounded by the topic's partition count).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace mcsink::ingest {
+
+class IngestMetrics {
+ public:
+  IngestMetrics(prometheus::Registry& registry, const std::string& connector);
+
+  void OnConsumed(int64_t records, int64_t bytes);
+  void OnBatchSent(int64_t records, int64_t bytes);
+  void OnCommitted(int64_t partitions);
+  void OnCommitFailed();
+  void OnPaused();
+  void OnLag(const std::string& topic, int32_t partition, int64_t lag);
+  void OnPartitionStopped();
+  void SetInFlight(int worker, int64_t batches, int64_t bytes);
+
+ private:
+  const std::string connector_;
+  prometheus::Counter& records_;
+  prometheus::Counter& bytes_;
+  prometheus::Counter& batches_;
+  prometheus::Counter& commits_;
+  prometheus::Counter& commit_failures_;
+  prometheus::Counter& pauses_;
+  prometheus::Counter& stopped_;
+  prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Gauge>& in_flight_batches_;
+  prometheus::Family<prometheus::Gauge>& in_flight_bytes_;
+};
+
+}  // namespace mcsink::ingest

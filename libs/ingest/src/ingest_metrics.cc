@@ -1,0 +1,67 @@
+#include "mcsink/ingest/ingest_metrics.h"
+
+namespace mcsink::ingest {
+namespace {
+
+prometheus::Counter& MakeCounter(prometheus::Registry& r, const std::string& name,
+                                 const std::string& help, const std::string& connector) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add(
+      {{"connector", connector}});
+}
+
+prometheus::Family<prometheus::Gauge>& MakeGauges(prometheus::Registry& r, const std::string& name,
+                                                  const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+}
+
+}  // namespace
+
+IngestMetrics::IngestMetrics(prometheus::Registry& r, const std::string& connector)
+    : connector_(connector),
+      records_(
+          MakeCounter(r, "mcsink_ingest_records_total", "Records consumed from Kafka.", connector)),
+      bytes_(MakeCounter(r, "mcsink_ingest_bytes_total", "Key and value bytes consumed from Kafka.",
+                         connector)),
+      batches_(
+          MakeCounter(r, "mcsink_ingest_batches_total", "Batches sent to transform.", connector)),
+      commits_(MakeCounter(r, "mcsink_ingest_offset_commits_total",
+                           "Partition offsets committed to Kafka.", connector)),
+      commit_failures_(MakeCounter(r, "mcsink_ingest_offset_commit_failures_total",
+                                   "Kafka offset commits that failed.", connector)),
+      pauses_(MakeCounter(r, "mcsink_ingest_backpressure_pauses_total",
+                          "Times a consumer paused because too much was unacknowledged.",
+                          connector)),
+      stopped_(MakeCounter(r, "mcsink_ingest_stopped_partitions_total",
+                           "Partitions stopped by the failure policy 'stop'.", connector)),
+      lag_(MakeGauges(r, "mcsink_ingest_consumer_lag_records",
+                      "Records between the consumer position and the log end, per partition.")),
+      in_flight_batches_(MakeGauges(r, "mcsink_ingest_in_flight_batches",
+                                    "Batches sent and not yet acknowledged.")),
+      in_flight_bytes_(
+          MakeGauges(r, "mcsink_ingest_in_flight_bytes", "Bytes sent and not yet acknowledged.")) {}
+
+void IngestMetrics::OnConsumed(int64_t records, int64_t bytes) {
+  records_.Increment(static_cast<double>(records));
+  bytes_.Increment(static_cast<double>(bytes));
+}
+
+void IngestMetrics::OnBatchSent(int64_t, int64_t) { batches_.Increment(); }
+void IngestMetrics::OnCommitted(int64_t partitions) {
+  commits_.Increment(static_cast<double>(partitions));
+}
+void IngestMetrics::OnCommitFailed() { commit_failures_.Increment(); }
+void IngestMetrics::OnPaused() { pauses_.Increment(); }
+void IngestMetrics::OnPartitionStopped() { stopped_.Increment(); }
+
+void IngestMetrics::OnLag(const std::string& topic, int32_t partition, int64_t lag) {
+  lag_.Add({{"connector", connector_}, {"topic", topic}, {"partition", std::to_string(partition)}})
+      .Set(static_cast<double>(lag));
+}
+
+void IngestMetrics::SetInFlight(int worker, int64_t batches, int64_t bytes) {
+  const prometheus::Labels labels{{"connector", connector_}, {"worker", std::to_string(worker)}};
+  in_flight_batches_.Add(labels).Set(static_cast<double>(batches));
+  in_flight_bytes_.Add(labels).Set(static_cast<double>(bytes));
+}
+
+}  // namespace mcsink::ingest
