@@ -1,0 +1,71 @@
+// The transform service: converts RecordBatches from ingest into RowBatches for the writer
+// (libs/convert), sends records that fail to the error topic, applies the failure policy, and
+// acknowledges a batch upstream only when the writer acknowledged its rows and the error topic
+// acknowledged its failed records.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "mcsink/convert/converter.h"
+#include "mcsink/maxcompute/types.h"
+#include "mcsink/pipeline/stream_client.h"
+#include "mcsink/transform/error_topic.h"
+#include "mcsink/transform/transform_metrics.h"
+#include "mcsink/v1/connector.pb.h"
+#include "mcsink/v1/pipeline.grpc.pb.h"
+
+namespace mcsink::transform {
+
+// The converter options a connector config asks for.
+convert::ConverterOptions ConverterOptionsFor(const v1::ConnectorConfig& config);
+
+struct TransformServiceOptions {
+  v1::ConnectorConfig connector;       // normalized
+  maxcompute::TableSchema schema;      // the target table's
+  kafka::Properties kafka_properties;  // for the error-topic producer
+  std::shared_ptr<grpc::Channel> writer_channel;
+  int64_t max_unacked_bytes = 128 << 20;  // on the stream to the writer
+};
+
+class TransformService final : public v1::Transform::Service {
+ public:
+  static absl::StatusOr<std::unique_ptr<TransformService>> Create(TransformServiceOptions options,
+                                                                  prometheus::Registry& registry);
+  ~TransformService() override;
+
+  grpc::Status Convert(grpc::ServerContext* context,
+                       grpc::ServerReaderWriter<v1::Ack, v1::RecordBatch>* stream) override;
+
+  // Waits up to `drain` for what was sent downstream to be acknowledged, then stops.
+  void Stop(absl::Duration drain);
+
+ private:
+  struct Upstream;
+  struct Pending;
+  explicit TransformService(TransformServiceOptions options, prometheus::Registry& registry);
+  void Process(const v1::RecordBatch& batch, convert::Converter& converter,
+               convert::ConvertedBatch& converted, const std::shared_ptr<Upstream>& upstream);
+  // One of a batch's outstanding parts is done; acknowledges upstream after the last.
+  void PartDone(uint64_t id, bool ok);
+  void OnWriterAck(const v1::Ack& ack);
+
+  TransformServiceOptions options_;
+  TransformMetrics metrics_;
+  std::unique_ptr<ErrorTopicWriter> errors_;
+  std::unique_ptr<pipeline::StreamClient<v1::RowBatch, v1::Ack>> writer_;
+
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Pending>> pending_ ABSL_GUARDED_BY(mu_);
+  // Partitions stopped by the failure policy "stop", at the offset that failed.
+  std::map<std::pair<std::string, int32_t>, int64_t> stopped_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace mcsink::transform

@@ -1,0 +1,270 @@
+#include "mcsink/transform/transform_service.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "mcsink/common/log.h"
+#include "mcsink/common/status.h"
+
+namespace mcsink::transform {
+
+// The ingest stream a batch came on; its writes are serialized, and it is cleared when the call
+// ends so late acknowledgements are dropped (ingest resends after reconnecting).
+struct TransformService::Upstream {
+  absl::Mutex mu;
+  grpc::ServerReaderWriter<v1::Ack, v1::RecordBatch>* stream ABSL_GUARDED_BY(mu);
+};
+
+// A converted batch waiting for its parts: the writer's ack of its rows and the error topic's
+// acks of its failed records.
+struct TransformService::Pending {
+  std::shared_ptr<Upstream> upstream;
+  v1::Ack ack;  // to send upstream once every part is done
+  int parts = 0;
+  bool failed = false;
+};
+
+convert::ConverterOptions ConverterOptionsFor(const v1::ConnectorConfig& c) {
+  convert::ConverterOptions o;
+  o.table_name = c.target().table();
+  switch (c.mode()) {
+    case v1::MODE_KEY:
+      o.mode = convert::Mode::kKey;
+      break;
+    case v1::MODE_VALUE:
+      o.mode = convert::Mode::kValue;
+      break;
+    default:
+      o.mode = convert::Mode::kDefault;
+  }
+  switch (c.format()) {
+    case v1::FORMAT_BINARY:
+      o.format = convert::Format::kBinary;
+      break;
+    case v1::FORMAT_CSV:
+      o.format = convert::Format::kCsv;
+      break;
+    case v1::FORMAT_JSON:
+      o.format = convert::Format::kJson;
+      break;
+    default:
+      o.format = convert::Format::kText;
+  }
+  if (!c.csv_delimiter().empty()) o.csv_delimiter = c.csv_delimiter()[0];
+  o.json_unknown_keys = c.json_ignore_unknown_keys() ? convert::UnknownKeyPolicy::kIgnore
+                                                     : convert::UnknownKeyPolicy::kReject;
+  o.granularity = c.granularity() == v1::GRANULARITY_DAY      ? convert::Granularity::kDay
+                  : c.granularity() == v1::GRANULARITY_MINUTE ? convert::Granularity::kMinute
+                                                              : convert::Granularity::kHour;
+  o.pt_format = c.partition_format() == v1::PARTITION_FORMAT_ISO ? convert::PtFormat::kIso
+                                                                 : convert::PtFormat::kLegacy;
+  if (!c.time_zone().empty()) o.time_zone = c.time_zone();
+  o.time_source = c.time_source() == v1::TIME_SOURCE_RECORD_TIME ? convert::TimeSource::kRecordTime
+                                                                 : convert::TimeSource::kWallClock;
+  return o;
+}
+
+TransformService::TransformService(TransformServiceOptions options, prometheus::Registry& registry)
+    : options_(std::move(options)), metrics_(registry, options_.connector.name()) {}
+
+absl::StatusOr<std::unique_ptr<TransformService>> TransformService::Create(
+    TransformServiceOptions options, prometheus::Registry& registry) {
+  // The schema must fit the config before any stream opens.
+  MCSINK_RETURN_IF_ERROR(
+      convert::Converter::Create(options.schema, ConverterOptionsFor(options.connector)).status());
+  std::unique_ptr<TransformService> service(new TransformService(std::move(options), registry));
+  const v1::ConnectorConfig& c = service->options_.connector;
+  MCSINK_ASSIGN_OR_RETURN(service->errors_,
+                          ErrorTopicWriter::Create(service->options_.kafka_properties, c.name()));
+  std::shared_ptr<v1::Writer::Stub> stub = v1::Writer::NewStub(service->options_.writer_channel);
+  pipeline::StreamClientOptions stream_options;
+  stream_options.name = c.name() + ": transform->writer";
+  stream_options.max_unacked_bytes = service->options_.max_unacked_bytes;
+  TransformService* self = service.get();
+  service->writer_ = std::make_unique<pipeline::StreamClient<v1::RowBatch, v1::Ack>>(
+      stream_options, [stub](grpc::ClientContext* ctx) { return stub->Write(ctx); },
+      [self](const v1::Ack& ack) { self->OnWriterAck(ack); });
+  return service;
+}
+
+TransformService::~TransformService() { Stop(absl::ZeroDuration()); }
+
+void TransformService::Stop(absl::Duration drain) {
+  if (writer_ != nullptr) writer_->Close(drain);
+  if (errors_ != nullptr) errors_->Flush(drain);
+}
+
+grpc::Status TransformService::Convert(grpc::ServerContext*,
+                                       grpc::ServerReaderWriter<v1::Ack, v1::RecordBatch>* stream) {
+  auto converter =
+      convert::Converter::Create(options_.schema, ConverterOptionsFor(options_.connector));
+  if (!converter.ok())
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        std::string(converter.status().message()));
+  auto upstream = std::make_shared<Upstream>();
+  {
+    absl::MutexLock lock(&upstream->mu);
+    upstream->stream = stream;
+  }
+  convert::ConvertedBatch converted;
+  v1::RecordBatch batch;
+  while (stream->Read(&batch)) Process(batch, **converter, converted, upstream);
+  absl::MutexLock lock(&upstream->mu);
+  upstream->stream = nullptr;
+  return grpc::Status::OK;
+}
+
+void TransformService::Process(const v1::RecordBatch& batch, convert::Converter& converter,
+                               convert::ConvertedBatch& converted,
+                               const std::shared_ptr<Upstream>& upstream) {
+  const absl::Time start = absl::Now();
+  // Zero-copy views of the records for the converter.
+  std::vector<convert::KafkaHeaderView> headers;
+  for (const v1::KafkaRecord& r : batch.records()) {
+    for (const v1::KafkaHeader& h : r.headers()) headers.push_back({h.key(), h.value()});
+  }
+  std::vector<convert::KafkaRecordView> views;
+  views.reserve(static_cast<size_t>(batch.records_size()));
+  size_t header_index = 0;
+  for (const v1::KafkaRecord& r : batch.records()) {
+    convert::KafkaRecordView v;
+    v.topic = batch.topic();
+    v.partition = r.partition();
+    v.offset = r.offset();
+    v.timestamp_ms = r.timestamp_ms();
+    v.timestamp_type = r.timestamp_type() == v1::KafkaRecord::TIMESTAMP_CREATE_TIME
+                           ? convert::TimestampType::kCreateTime
+                       : r.timestamp_type() == v1::KafkaRecord::TIMESTAMP_LOG_APPEND_TIME
+                           ? convert::TimestampType::kLogAppendTime
+                           : convert::TimestampType::kNone;
+    if (r.has_key()) v.key = r.key();
+    if (r.has_value()) v.value = r.value();
+    v.headers = std::span<const convert::KafkaHeaderView>(headers.data() + header_index,
+                                                          static_cast<size_t>(r.headers_size()));
+    header_index += static_cast<size_t>(r.headers_size());
+    views.push_back(v);
+  }
+  converter.Convert(views, &converted);
+
+  const bool stop_policy = options_.connector.failure_policy() == v1::FAILURE_POLICY_STOP;
+  auto pending = std::make_shared<Pending>();
+  pending->upstream = upstream;
+  pending->ack.set_batch_id(batch.batch_id());
+  *pending->ack.mutable_ranges() = batch.ranges();
+  std::vector<const convert::RecordError*> to_report;
+  std::map<int32_t, int64_t> stops;  // partition -> first offset not to write, in this batch
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    id = ++next_id_;
+    for (const convert::RecordError& e : converted.errors) {
+      metrics_.OnConversionError(convert::ErrorCodeName(e.code));
+      if (!stop_policy) {
+        to_report.push_back(&e);
+        continue;
+      }
+      const v1::KafkaRecord& r = batch.records(static_cast<int>(e.input_index));
+      auto [it, fresh] = stopped_.try_emplace({batch.topic(), r.partition()}, r.offset());
+      if (fresh || r.offset() < it->second) {
+        it->second = r.offset();
+        v1::PartitionFailure* f = pending->ack.add_stopped();
+        f->set_topic(batch.topic());
+        f->set_partition(r.partition());
+        f->set_offset(r.offset());
+        f->set_code(std::string(convert::ErrorCodeName(e.code)));
+        f->set_message(e.message);
+        metrics_.OnPartitionStopped();
+        MCSINK_LOG(ERROR) << options_.connector.name() << ": " << batch.topic() << "["
+                          << r.partition() << "] stopped at offset " << r.offset() << ": "
+                          << e.message;
+      }
+    }
+    for (const v1::OffsetRange& range : batch.ranges()) {
+      auto it = stopped_.find({range.topic(), range.partition()});
+      if (it != stopped_.end()) stops[range.partition()] = it->second;
+    }
+  }
+
+  v1::RowBatch rows;
+  rows.set_batch_id(id);
+  rows.set_connector(batch.connector());
+  *rows.mutable_ranges() = batch.ranges();
+  int64_t row_count = 0;
+  for (convert::PartitionRows& p : converted.partitions) {
+    v1::RowGroup* group = rows.add_groups();
+    group->set_pt(p.pt);
+    if (stops.empty()) {
+      group->set_row_count(p.row_count());
+      group->mutable_row_crcs()->Add(p.crcs.begin(), p.crcs.end());
+      group->set_encoded_rows(std::move(p.data));
+    } else {
+      // Rows of a stopped partition at or after the failed record are not written.
+      std::string* data = group->mutable_encoded_rows();
+      size_t begin = 0;
+      for (size_t i = 0; i < p.row_count(); ++i) {
+        const v1::KafkaRecord& r = batch.records(static_cast<int>(p.input_indices[i]));
+        auto stop = stops.find(r.partition());
+        if (stop == stops.end() || r.offset() < stop->second) {
+          data->append(p.data, begin, p.record_ends[i] - begin);
+          group->add_row_crcs(p.crcs[i]);
+        }
+        begin = p.record_ends[i];
+      }
+      group->set_row_count(static_cast<uint64_t>(group->row_crcs_size()));
+    }
+    row_count += static_cast<int64_t>(group->row_count());
+  }
+  metrics_.OnBatchConverted(batch.records_size(), row_count,
+                            absl::ToDoubleSeconds(absl::Now() - start));
+
+  pending->parts = static_cast<int>(to_report.size()) + (row_count > 0 ? 1 : 0);
+  if (pending->parts == 0) {
+    absl::MutexLock lock(&upstream->mu);
+    if (upstream->stream != nullptr) upstream->stream->Write(pending->ack);
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    pending_[id] = pending;
+    metrics_.SetInFlight(static_cast<int64_t>(pending_.size()));
+  }
+  for (const convert::RecordError* e : to_report) {
+    ErrorRecord record{batch.topic(), &batch.records(static_cast<int>(e->input_index)),
+                       std::string(convert::ErrorCodeName(e->code)), e->column, e->message};
+    errors_->Send(options_.connector.topics().error_topic(), record, [this, id](bool ok) {
+      metrics_.OnErrorRecordDelivered(ok);
+      PartDone(id, ok);
+    });
+  }
+  if (row_count > 0) {
+    if (absl::Status s = writer_->Send(std::move(rows)); !s.ok()) PartDone(id, false);
+  }
+}
+
+void TransformService::PartDone(uint64_t id, bool ok) {
+  std::shared_ptr<Pending> done;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    Pending& p = *it->second;
+    if (!ok) p.failed = true;
+    if (--p.parts > 0) return;
+    done = it->second;
+    pending_.erase(it);
+    metrics_.SetInFlight(static_cast<int64_t>(pending_.size()));
+  }
+  if (done->failed) {
+    // Not acknowledged: ingest does not commit it, so it is read again after a restart.
+    MCSINK_LOG(ERROR) << options_.connector.name() << ": batch " << done->ack.batch_id()
+                      << " not acknowledged: a part of it failed";
+    return;
+  }
+  absl::MutexLock lock(&done->upstream->mu);
+  if (done->upstream->stream != nullptr) done->upstream->stream->Write(done->ack);
+}
+
+void TransformService::OnWriterAck(const v1::Ack& ack) { PartDone(ack.batch_id(), true); }
+
+}  // namespace mcsink::transform

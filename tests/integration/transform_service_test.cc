@@ -1,0 +1,298 @@
+// The transform service between a test ingest stream and a test writer, with the error topic on
+// the real Kafka broker: rows, error records with their headers, failure policies, and acks that
+// wait for the writer.
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "librdkafka/rdkafkacpp.h"
+#include "mcsink/common/grpc_server.h"
+#include "mcsink/config/connector_config.h"
+#include "mcsink/kafka/admin.h"
+#include "mcsink/maxcompute/record_decoder.h"
+#include "mcsink/maxcompute/record_encoder.h"
+#include "mcsink/testing/kafka_fixture.h"
+#include "mcsink/testing/status_matchers.h"
+#include "mcsink/transform/transform_service.h"
+
+namespace mcsink::transform {
+namespace {
+
+using maxcompute::Row;
+using maxcompute::TableSchema;
+
+// A writer that keeps what it receives and acknowledges unless holding.
+class TestWriter : public v1::Writer::Service {
+ public:
+  grpc::Status Write(grpc::ServerContext*,
+                     grpc::ServerReaderWriter<v1::Ack, v1::RowBatch>* stream) override {
+    v1::RowBatch batch;
+    while (stream->Read(&batch)) {
+      absl::MutexLock lock(&mu_);
+      batches_.push_back(batch);
+      auto go = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !hold_; };
+      mu_.Await(absl::Condition(&go));
+      v1::Ack ack;
+      ack.set_batch_id(batch.batch_id());
+      stream->Write(ack);
+    }
+    return grpc::Status::OK;
+  }
+  void Hold(bool hold) {
+    absl::MutexLock lock(&mu_);
+    hold_ = hold;
+  }
+  bool WaitBatches(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return batches_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
+  }
+  std::vector<v1::RowBatch> batches() {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::RowBatch> batches_ ABSL_GUARDED_BY(mu_);
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class Acks {
+ public:
+  void Add(const v1::Ack& ack) {
+    absl::MutexLock lock(&mu_);
+    acks_.push_back(ack);
+  }
+  bool Wait(size_t n, absl::Duration timeout = absl::Seconds(30)) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return acks_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  }
+  std::vector<v1::Ack> all() {
+    absl::MutexLock lock(&mu_);
+    return acks_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::Ack> acks_ ABSL_GUARDED_BY(mu_);
+};
+
+TableSchema Schema(const std::vector<std::pair<std::string, std::string>>& columns) {
+  TableSchema schema;
+  for (const auto& [name, type] : columns) {
+    schema.columns.push_back({name, *maxcompute::Type::Parse(type)});
+  }
+  schema.partition_columns.push_back({"pt", maxcompute::Type{}});
+  return schema;
+}
+
+TableSchema SeedSchema() {
+  return Schema({{"topic", "STRING"},
+                 {"partition", "BIGINT"},
+                 {"offset", "BIGINT"},
+                 {"key", "STRING"},
+                 {"value", "STRING"}});
+}
+
+struct ErrorTopicRecord {
+  std::string value;
+  std::map<std::string, std::string> headers;
+};
+
+class TransformServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(bootstrap_, testing::KafkaFixtureBootstrap());
+    ASSERT_OK_AND_ASSIGN(admin_, kafka::Admin::Create({{"bootstrap.servers", bootstrap_}}));
+    name_ = testing::UniqueTopicName("transform");
+  }
+
+  void Start(v1::ConnectorConfig config, TableSchema schema) {
+    ASSERT_OK_AND_ASSIGN(writer_server_, GrpcServer::Start({.services = {{&writer_, "w"}}}));
+    config.set_name(name_);
+    config.set_source_topic(name_ + "-in");
+    (*config.mutable_kafka_properties())["bootstrap.servers"] = bootstrap_;
+    config.mutable_target()->set_endpoint("http://127.0.0.1:1/api");
+    config.mutable_target()->set_project("p");
+    config.mutable_target()->set_table("t");
+    config.mutable_target()->mutable_access_key_id()->set_env("AK");
+    config.mutable_target()->mutable_access_key_secret()->set_env("SK");
+    ASSERT_OK_AND_ASSIGN(config_, config::Normalize(config));
+    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().error_topic(), .partitions = 1}));
+
+    TransformServiceOptions options;
+    options.connector = config_;
+    options.schema = std::move(schema);
+    options.kafka_properties = {{"bootstrap.servers", bootstrap_}};
+    options.writer_channel = writer_server_->InProcessChannel();
+    ASSERT_OK_AND_ASSIGN(service_, TransformService::Create(options, registry_));
+    ASSERT_OK_AND_ASSIGN(server_, GrpcServer::Start({.services = {{service_.get(), "t"}}}));
+    auto stub =
+        std::shared_ptr<v1::Transform::Stub>(v1::Transform::NewStub(server_->InProcessChannel()));
+    client_ = std::make_unique<pipeline::StreamClient<v1::RecordBatch, v1::Ack>>(
+        pipeline::StreamClientOptions{.name = "test->transform"},
+        [stub](grpc::ClientContext* ctx) { return stub->Convert(ctx); },
+        [this](const v1::Ack& ack) { acks_.Add(ack); });
+  }
+
+  void TearDown() override {
+    if (client_ != nullptr) client_->Close(absl::Seconds(5));
+    if (service_ != nullptr) service_->Stop(absl::Seconds(5));
+    if (server_ != nullptr) server_->Shutdown(absl::Seconds(1));
+  }
+
+  // A batch of one partition's records with the given values.
+  v1::RecordBatch Batch(uint64_t id, int32_t partition, int64_t first_offset,
+                        const std::vector<std::string>& values) {
+    v1::RecordBatch b;
+    b.set_batch_id(id);
+    b.set_topic(config_.source_topic());
+    b.set_connector(name_);
+    v1::OffsetRange* r = b.add_ranges();
+    r->set_topic(config_.source_topic());
+    r->set_partition(partition);
+    r->set_first_offset(first_offset);
+    r->set_last_offset(first_offset + static_cast<int64_t>(values.size()) - 1);
+    for (size_t i = 0; i < values.size(); ++i) {
+      v1::KafkaRecord* rec = b.add_records();
+      rec->set_partition(partition);
+      rec->set_offset(first_offset + static_cast<int64_t>(i));
+      rec->set_timestamp_ms(1605596400000);  // 2020-11-17 15:00 at GMT+08:00
+      rec->set_timestamp_type(v1::KafkaRecord::TIMESTAMP_CREATE_TIME);
+      rec->set_key(absl::StrCat("k", i));
+      rec->set_value(values[i]);
+    }
+    return b;
+  }
+
+  std::vector<Row> Rows(const TableSchema& schema) {
+    std::vector<Row> out;
+    for (const v1::RowBatch& b : writer_.batches()) {
+      for (const v1::RowGroup& g : b.groups()) {
+        std::string stream = g.encoded_rows();
+        maxcompute::StreamTrailer trailer;
+        for (uint32_t crc : g.row_crcs()) trailer.Add(crc);
+        trailer.AppendTo(&stream);
+        auto rows = maxcompute::DecodeRecordStream(schema, stream);
+        EXPECT_OK(rows);
+        if (rows.ok()) out.insert(out.end(), rows->begin(), rows->end());
+      }
+    }
+    return out;
+  }
+
+  std::vector<ErrorTopicRecord> ReadErrorTopic(size_t expected) {
+    std::vector<ErrorTopicRecord> out;
+    auto conf = kafka::MakeConf({{"bootstrap.servers", bootstrap_},
+                                 {"group.id", name_ + "-reader"},
+                                 {"auto.offset.reset", "earliest"}});
+    EXPECT_OK(conf);
+    std::string err;
+    std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+        RdKafka::KafkaConsumer::create(conf->get(), err));
+    consumer->subscribe({config_.topics().error_topic()});
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    // Reads until `expected` arrived, then a little longer to catch extras.
+    absl::Time stop_at = expected == 0 ? absl::Now() + absl::Seconds(3) : deadline;
+    while (absl::Now() < stop_at) {
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+      if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+      ErrorTopicRecord r;
+      r.value.assign(static_cast<const char*>(m->payload()), m->len());
+      for (const auto& h : m->headers()->get_all()) {
+        r.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
+      }
+      out.push_back(std::move(r));
+      if (out.size() == expected) stop_at = std::min(deadline, absl::Now() + absl::Seconds(1));
+    }
+    consumer->close();
+    return out;
+  }
+
+  std::string bootstrap_, name_;
+  std::unique_ptr<kafka::Admin> admin_;
+  v1::ConnectorConfig config_;
+  prometheus::Registry registry_;
+  TestWriter writer_;
+  std::unique_ptr<GrpcServer> writer_server_, server_;
+  std::unique_ptr<TransformService> service_;
+  std::unique_ptr<pipeline::StreamClient<v1::RecordBatch, v1::Ack>> client_;
+  Acks acks_;
+};
+
+TEST_F(TransformServiceTest, GoodRecordsBecomeRowsAndABadOneGoesToTheErrorTopicWithItsReason) {
+  Start(v1::ConnectorConfig(), SeedSchema());
+  ASSERT_OK(client_->Send(Batch(7, 2, 100, {"a", "b", std::string("\xff\xfe", 2), "d"})));
+
+  ASSERT_TRUE(acks_.Wait(1));
+  const v1::Ack ack = acks_.all()[0];
+  EXPECT_EQ(ack.batch_id(), 7u);
+  ASSERT_EQ(ack.ranges_size(), 1);
+  EXPECT_EQ(ack.ranges(0).first_offset(), 100);
+  EXPECT_EQ(ack.ranges(0).last_offset(), 103);
+  EXPECT_EQ(ack.stopped_size(), 0);
+
+  const std::vector<Row> rows = Rows(SeedSchema());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(std::get<std::string>(rows[0][0]), config_.source_topic());
+  EXPECT_EQ(std::get<int64_t>(rows[0][1]), 2);
+  EXPECT_EQ(std::get<int64_t>(rows[0][2]), 100);
+  EXPECT_EQ(std::get<std::string>(rows[2][4]), "d");
+  EXPECT_EQ(std::get<int64_t>(rows[2][2]), 103);
+  ASSERT_EQ(writer_.batches().size(), 1u);
+  EXPECT_EQ(writer_.batches()[0].groups(0).row_count(), 3u);
+
+  const auto errors = ReadErrorTopic(1);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].value, std::string("\xff\xfe", 2)) << "the original value, unchanged";
+  EXPECT_EQ(errors[0].headers.at(kHeaderCode), "INVALID_UTF8");
+  EXPECT_EQ(errors[0].headers.at(kHeaderTopic), config_.source_topic());
+  EXPECT_EQ(errors[0].headers.at(kHeaderPartition), "2");
+  EXPECT_EQ(errors[0].headers.at(kHeaderOffset), "102");
+  EXPECT_EQ(errors[0].headers.at(kHeaderConnector), name_);
+  EXPECT_FALSE(errors[0].headers.at(kHeaderMessage).empty());
+}
+
+TEST_F(TransformServiceTest, StopPolicyStopsOnlyTheFailingPartitionAtTheFailedRecord) {
+  v1::ConnectorConfig config;
+  config.set_mode(v1::MODE_VALUE);
+  config.set_format(v1::FORMAT_CSV);
+  config.set_failure_policy(v1::FAILURE_POLICY_STOP);
+  const TableSchema schema = Schema({{"id", "BIGINT"}, {"name", "STRING"}});
+  Start(config, schema);
+
+  ASSERT_OK(client_->Send(Batch(1, 0, 0, {"1,a", "2,b", "x,c", "4,d"})));
+  ASSERT_OK(client_->Send(Batch(2, 1, 0, {"10,p", "11,q"})));
+  ASSERT_OK(client_->Send(Batch(3, 0, 4, {"5,e"})));  // after the stop: not written
+  ASSERT_TRUE(acks_.Wait(3));
+
+  std::map<uint64_t, v1::Ack> acks;
+  for (const v1::Ack& a : acks_.all()) acks[a.batch_id()] = a;
+  ASSERT_EQ(acks[1].stopped_size(), 1);
+  EXPECT_EQ(acks[1].stopped(0).partition(), 0);
+  EXPECT_EQ(acks[1].stopped(0).offset(), 2);
+  EXPECT_EQ(acks[1].stopped(0).code(), "CSV_PARSE");
+  EXPECT_EQ(acks[2].stopped_size(), 0) << "partition 1 keeps moving";
+
+  std::vector<int64_t> ids;
+  for (const Row& row : Rows(schema)) ids.push_back(std::get<int64_t>(row[0]));
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<int64_t>{1, 2, 10, 11}));
+  EXPECT_TRUE(ReadErrorTopic(0).empty()) << "under stop the record is read again after restart";
+}
+
+TEST_F(TransformServiceTest, AcknowledgesUpstreamOnlyAfterTheWriterDid) {
+  Start(v1::ConnectorConfig(), SeedSchema());
+  writer_.Hold(true);
+  ASSERT_OK(client_->Send(Batch(1, 0, 0, {"a"})));
+  ASSERT_TRUE(writer_.WaitBatches(1));
+  EXPECT_FALSE(acks_.Wait(1, absl::Milliseconds(300)));
+  writer_.Hold(false);
+  EXPECT_TRUE(acks_.Wait(1));
+}
+
+}  // namespace
+}  // namespace mcsink::transform
