@@ -1,12 +1,9 @@
 #include "mcsink/connection/connection.h"
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "mcsink/common/status.h"
+#include "mcsink/config/secrets.h"
 #include "mcsink/maxcompute_client/sts.h"
 
 namespace mcsink::connection {
@@ -14,36 +11,13 @@ namespace mcsink::connection {
 using maxcompute_client::Credentials;
 using maxcompute_client::CredentialsProvider;
 
-absl::StatusOr<std::string> ReadSecret(const v1::SecretRef& ref) {
-  if (ref.has_env()) {
-    const char* value = std::getenv(ref.env().c_str());
-    if (value == nullptr || *value == '\0') {
-      return absl::FailedPreconditionError(
-          absl::StrCat("environment variable ", ref.env(), " is not set"));
-    }
-    return std::string(value);
-  }
-  if (ref.has_file()) {
-    std::ifstream in(ref.file());
-    if (!in) return absl::FailedPreconditionError(absl::StrCat("cannot read ", ref.file()));
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string value = text.str();
-    if (absl::EndsWith(value, "\n")) value.pop_back();
-    if (absl::EndsWith(value, "\r")) value.pop_back();
-    if (value.empty()) return absl::FailedPreconditionError(absl::StrCat(ref.file(), " is empty"));
-    return value;
-  }
-  return absl::InvalidArgumentError("a secret reference names neither env nor file");
-}
-
 SecretRefCredentialsProvider::SecretRefCredentialsProvider(v1::SecretRef id, v1::SecretRef secret)
     : id_(std::move(id)), secret_(std::move(secret)) {}
 
 absl::StatusOr<Credentials> SecretRefCredentialsProvider::Get() {
   Credentials c;
-  MCSINK_ASSIGN_OR_RETURN(c.access_key_id, ReadSecret(id_));
-  MCSINK_ASSIGN_OR_RETURN(c.access_key_secret, ReadSecret(secret_));
+  MCSINK_ASSIGN_OR_RETURN(c.access_key_id, config::ReadSecret(id_));
+  MCSINK_ASSIGN_OR_RETURN(c.access_key_secret, config::ReadSecret(secret_));
   return c;
 }
 

@@ -1,9 +1,12 @@
 #include "mcsink/config/connector_config.h"
 
+#include <cstdlib>
+
 #include <cstdio>
 #include <fstream>
 
 #include "gtest/gtest.h"
+#include "mcsink/config/secrets.h"
 #include "mcsink/testing/status_matchers.h"
 
 namespace mcsink::config {
@@ -154,6 +157,39 @@ TEST(ConnectorConfig, LoadsJsonWithEnumNamesAndReportsBadJson) {
   EXPECT_EQ(LoadJsonFile(path).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(LoadJsonFile(path + ".missing").status().code(), absl::StatusCode::kNotFound);
   std::remove(path.c_str());
+}
+
+TEST(ReadSecret, FromEnvironmentAndFileAndNamesWhatIsMissing) {
+  v1::SecretRef env;
+  env.set_env("MCSINK_TEST_SECRET");
+  ::setenv("MCSINK_TEST_SECRET", "s3cret", 1);
+  ASSERT_OK_AND_ASSIGN(const std::string from_env, ReadSecret(env));
+  EXPECT_EQ(from_env, "s3cret");
+  ::unsetenv("MCSINK_TEST_SECRET");
+  const auto missing = ReadSecret(env);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(missing.status().message().find("MCSINK_TEST_SECRET"), std::string::npos);
+
+  const std::string path = ::testing::TempDir() + "/secret";
+  std::ofstream(path) << "from-file\n";
+  v1::SecretRef file;
+  file.set_file(path);
+  ASSERT_OK_AND_ASSIGN(const std::string from_file, ReadSecret(file));
+  EXPECT_EQ(from_file, "from-file");
+  file.set_file(path + ".missing");
+  EXPECT_EQ(ReadSecret(file).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(KafkaPropertiesFor, ReadsSecretReferencesAndNamesAMissingOne) {
+  v1::ConnectorConfig c = SeedConfig();
+  (*c.mutable_kafka_secrets())["sasl.password"].set_env("MCSINK_TEST_KAFKA_PASSWORD");
+  ::setenv("MCSINK_TEST_KAFKA_PASSWORD", "pw", 1);
+  ASSERT_OK_AND_ASSIGN(const kafka::Properties props, KafkaPropertiesFor(c));
+  EXPECT_EQ(props.at("sasl.password"), "pw");
+  EXPECT_EQ(props.at("bootstrap.servers"), "127.0.0.1:9092");
+  ::unsetenv("MCSINK_TEST_KAFKA_PASSWORD");
+  const auto missing = KafkaPropertiesFor(c);
+  EXPECT_NE(missing.status().message().find("Kafka property sasl.password"), std::string::npos);
 }
 
 }  // namespace

@@ -9,27 +9,6 @@
 namespace mcsink::connection {
 namespace {
 
-TEST(ReadSecret, FromEnvironmentAndFileAndNamesWhatIsMissing) {
-  v1::SecretRef env;
-  env.set_env("MCSINK_TEST_SECRET");
-  ::setenv("MCSINK_TEST_SECRET", "s3cret", 1);
-  ASSERT_OK_AND_ASSIGN(const std::string from_env, ReadSecret(env));
-  EXPECT_EQ(from_env, "s3cret");
-  ::unsetenv("MCSINK_TEST_SECRET");
-  const auto missing = ReadSecret(env);
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(missing.status().message().find("MCSINK_TEST_SECRET"), std::string::npos);
-
-  const std::string path = ::testing::TempDir() + "/secret";
-  std::ofstream(path) << "from-file\n";
-  v1::SecretRef file;
-  file.set_file(path);
-  ASSERT_OK_AND_ASSIGN(const std::string from_file, ReadSecret(file));
-  EXPECT_EQ(from_file, "from-file");
-  file.set_file(path + ".missing");
-  EXPECT_EQ(ReadSecret(file).status().code(), absl::StatusCode::kFailedPrecondition);
-}
-
 TEST(SecretRefCredentialsProvider, ReadsTheReferencesOnEveryCall) {
   v1::SecretRef id, secret;
   id.set_env("MCSINK_TEST_AK");

@@ -15,10 +15,6 @@
 
 namespace mcsink::connection {
 
-// The secret a reference names: the environment variable's value or the file's content (one
-// trailing newline removed). Errors name the variable or file, never a value.
-absl::StatusOr<std::string> ReadSecret(const v1::SecretRef& ref);
-
 // Reads an AccessKey from two references on every Get(), so rotated secrets take effect.
 class SecretRefCredentialsProvider final : public maxcompute_client::CredentialsProvider {
  public:
