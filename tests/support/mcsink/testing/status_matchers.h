@@ -15,10 +15,17 @@ const absl::Status& ToStatus(const absl::StatusOr<T>& s) {
 }
 }  // namespace mcsink::testing
 
-#define EXPECT_OK(expr) \
-  EXPECT_TRUE(::mcsink::testing::ToStatus(expr).ok()) << ::mcsink::testing::ToStatus(expr)
-#define ASSERT_OK(expr) \
-  ASSERT_TRUE(::mcsink::testing::ToStatus(expr).ok()) << ::mcsink::testing::ToStatus(expr)
+// Each evaluates `expr` once.
+#define EXPECT_OK(expr)                                                      \
+  do {                                                                       \
+    const ::absl::Status mcsink_status_ = ::mcsink::testing::ToStatus(expr); \
+    EXPECT_TRUE(mcsink_status_.ok()) << mcsink_status_;                      \
+  } while (false)
+#define ASSERT_OK(expr)                                                      \
+  do {                                                                       \
+    const ::absl::Status mcsink_status_ = ::mcsink::testing::ToStatus(expr); \
+    ASSERT_TRUE(mcsink_status_.ok()) << mcsink_status_;                      \
+  } while (false)
 
 #define MCSINK_TESTING_CONCAT_INNER_(a, b) a##b
 #define MCSINK_TESTING_CONCAT_(a, b) MCSINK_TESTING_CONCAT_INNER_(a, b)
