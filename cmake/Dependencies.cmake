@@ -8,6 +8,7 @@ find_package(OpenSSL REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(cpprestsdk CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED) # no version argument: the package has no version file
+find_package(simdjson CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++ rdkafka)
 if(MCSINK_BUILD_TESTS)

@@ -14,6 +14,19 @@ start=$SECONDS
 echo "test: built in $((SECONDS - start)) s"
 
 cd "$build"
-if [ $# -eq 0 ]; then set -- -LE bench; fi
-ctest --output-on-failure --timeout 900 -j 2 "$@"
+if [ $# -gt 0 ]; then
+  ctest --output-on-failure --timeout 900 -j 2 "$@"
+  exit
+fi
+ctest --output-on-failure --timeout 900 -j 2 -LE bench
+echo "test: suite passed after $((SECONDS - start)) s"
+
+# Fuzz targets (libFuzzer needs clang): each runs for a bounded time from its seed corpus, and
+# any crash or sanitizer report fails the run.
+fuzz=${build}-fuzz
+CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$fuzz" -G Ninja -DMCSINK_FUZZ=ON \
+  -DMCSINK_FUZZ_SECONDS="${MCSINK_FUZZ_SECONDS:-60}" > "$fuzz.configure.log" 2>&1 || {
+  cat "$fuzz.configure.log" >&2; exit 1; }
+cmake --build "$fuzz" -j "$(nproc)"
+ctest --test-dir "$fuzz" --output-on-failure -L fuzz -j 2
 echo "test: finished in $((SECONDS - start)) s"
