@@ -69,7 +69,7 @@ absl::StatusOr<Connection> Connect(const v1::MaxComputeTarget& target) {
                           out.rest->GetTable(target.table()));
   MCSINK_ASSIGN_OR_RETURN(out.schema, ToTableSchema(info));
 
-  tunnel::TunnelClientOptions tunnel;
+  maxcompute_client::TunnelClientOptions tunnel;
   tunnel.project = target.project();
   if (!target.region().empty()) tunnel.region = target.region();
   if (!target.tunnel_endpoint().empty()) {
@@ -77,7 +77,8 @@ absl::StatusOr<Connection> Connect(const v1::MaxComputeTarget& target) {
   } else {
     MCSINK_ASSIGN_OR_RETURN(tunnel.endpoint, out.rest->GetTunnelEndpoint());
   }
-  MCSINK_ASSIGN_OR_RETURN(out.tunnel, tunnel::TunnelClient::Create(tunnel, out.credentials));
+  MCSINK_ASSIGN_OR_RETURN(out.tunnel,
+                          maxcompute_client::TunnelClient::Create(tunnel, out.credentials));
   return out;
 }
 

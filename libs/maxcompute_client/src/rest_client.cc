@@ -8,14 +8,11 @@
 #include "absl/time/clock.h"
 #include "mcsink/common/log.h"
 #include "mcsink/common/status.h"
+#include "mcsink/common/strings.h"
 #include "mcsink/maxcompute_client/signing.h"
 
 namespace mcsink::maxcompute_client {
-namespace {
-
-absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<std::unique_ptr<RestClient>> RestClient::Create(
     RestClientOptions options, std::shared_ptr<CredentialsProvider> credentials) {
@@ -27,15 +24,7 @@ absl::StatusOr<std::unique_ptr<RestClient>> RestClient::Create(
   http.base_url = options.endpoint;
   http.timeout = options.timeout;
   http.retry = options.retry;
-  const std::optional<std::string> region = options.region;
-  // Signed per attempt so Date is fresh and rotated STS credentials are picked up on retries.
-  auto signer = [credentials, region](HttpRequest* attempt) -> absl::Status {
-    MCSINK_ASSIGN_OR_RETURN(const Credentials current, credentials->Get());
-    SignRequest(attempt->method, attempt->path, attempt->query, &attempt->headers, current,
-                absl::Now(), region);
-    return absl::OkStatus();
-  };
-  auto client = HttpClient::Create(std::move(http), std::move(signer));
+  auto client = HttpClient::Create(std::move(http), MakeOdpsSigner(credentials, options.region));
   if (!client.ok()) return Annotate(client.status(), "MaxCompute service endpoint");
   return std::unique_ptr<RestClient>(new RestClient(std::move(options), *std::move(client)));
 }

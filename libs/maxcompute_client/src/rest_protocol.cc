@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "mcsink/common/strings.h"
 
 namespace mcsink::maxcompute_client {
 namespace {
@@ -28,8 +29,6 @@ namespace ptree = boost::property_tree;
 
 constexpr char kErrorCodePayload[] = "type.mcsink.dev/maxcompute.error_code";
 constexpr size_t kMaxBodyInMessage = 200;
-
-absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 absl::StatusOr<ptree::ptree> ParseXml(std::string_view body, std::string_view what) {
   std::istringstream in{std::string(body)};

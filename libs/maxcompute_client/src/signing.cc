@@ -1,5 +1,8 @@
 #include "mcsink/maxcompute_client/signing.h"
 
+#include "mcsink/common/status.h"
+#include "mcsink/maxcompute_client/http.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -207,6 +210,17 @@ void SignRequest(std::string_view method, std::string_view resource, const Query
   } else {
     SetHeader(headers, kStsTokenHeader, credentials.security_token);
   }
+}
+
+RequestSigningHook MakeOdpsSigner(std::shared_ptr<CredentialsProvider> credentials,
+                                  std::optional<std::string> region) {
+  return [credentials = std::move(credentials),
+          region = std::move(region)](HttpRequest* attempt) -> absl::Status {
+    MCSINK_ASSIGN_OR_RETURN(const Credentials current, credentials->Get());
+    SignRequest(attempt->method, attempt->path, attempt->query, &attempt->headers, current,
+                absl::Now(), region);
+    return absl::OkStatus();
+  };
 }
 
 }  // namespace mcsink::maxcompute_client

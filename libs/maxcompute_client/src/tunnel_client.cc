@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "mcsink/common/status.h"
+#include "mcsink/common/strings.h"
 #include "mcsink/maxcompute_client/signing.h"
 
 namespace mcsink::maxcompute_client {
@@ -20,8 +21,6 @@ namespace {
 
 // J TunnelConstants.VERSION, P TUNNEL_VERSION (§3.2).
 constexpr char kTunnelVersion[] = "6";
-
-absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 std::string JsonText(const web::json::value& object, const char* name) {
   if (!object.is_object() || !object.has_field(name)) return "";
@@ -116,15 +115,7 @@ absl::StatusOr<std::unique_ptr<TunnelClient>> TunnelClient::Create(
   http.base_url = options.endpoint;
   http.timeout = options.timeout;
   http.retry = options.retry;
-  const std::optional<std::string> region = options.region;
-  // Signed per attempt so Date is fresh and rotated STS credentials are picked up on retries.
-  auto signer = [credentials, region](HttpRequest* attempt) -> absl::Status {
-    MCSINK_ASSIGN_OR_RETURN(const Credentials current, credentials->Get());
-    SignRequest(attempt->method, attempt->path, attempt->query, &attempt->headers, current,
-                absl::Now(), region);
-    return absl::OkStatus();
-  };
-  auto client = HttpClient::Create(std::move(http), std::move(signer));
+  auto client = HttpClient::Create(std::move(http), MakeOdpsSigner(credentials, options.region));
   if (!client.ok()) return Annotate(client.status(), "MaxCompute tunnel endpoint");
   return std::unique_ptr<TunnelClient>(new TunnelClient(std::move(options), *std::move(client)));
 }
@@ -247,6 +238,69 @@ absl::StatusOr<UploadSessionInfo> TunnelClient::CommitUpload(
   auto session = ParseUploadSessionJson(response.body);
   if (!session.ok()) return Annotate(session.status(), operation);
   return session;
+}
+
+absl::StatusOr<DownloadSessionInfo> ParseDownloadSessionJson(std::string_view body) {
+  web::json::value root;
+  try {
+    root = web::json::value::parse(std::string(body));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("download session response is not JSON (", e.what(), ")"));
+  }
+  DownloadSessionInfo info;
+  info.download_id = JsonText(root, "DownloadID");
+  if (info.download_id.empty()) {
+    return absl::InvalidArgumentError("download session response has no DownloadID");
+  }
+  info.status = absl::AsciiStrToUpper(JsonText(root, "Status"));
+  info.record_count = JsonInt(root, "RecordCount").value_or(0);
+  if (root.has_field("Schema")) {
+    MCSINK_ASSIGN_OR_RETURN(info.columns, TunnelColumns(root.at("Schema"), "columns"));
+    MCSINK_ASSIGN_OR_RETURN(info.partition_keys, TunnelColumns(root.at("Schema"), "partitionKeys"));
+  }
+  return info;
+}
+
+absl::StatusOr<DownloadSessionInfo> TunnelClient::CreateDownloadSession(
+    const UploadTarget& target) {
+  HttpRequest request = NewRequest("POST", target);
+  request.query.emplace_back("downloads", "");
+  AddPartition(target, &request.query);
+  const std::string operation = absl::StrCat("create download session for ", Describe(target));
+  MCSINK_ASSIGN_OR_RETURN(const HttpResponse response, Call(std::move(request), operation));
+  auto session = ParseDownloadSessionJson(response.body);
+  if (!session.ok()) return Annotate(session.status(), operation);
+  for (int attempt = 0; session->status == "INITIATING" && attempt < 600; ++attempt) {
+    absl::SleepFor(absl::Milliseconds(100));
+    HttpRequest reload = NewRequest("GET", target);
+    reload.query.emplace_back("downloadid", session->download_id);
+    AddPartition(target, &reload.query);
+    MCSINK_ASSIGN_OR_RETURN(const HttpResponse again, Call(std::move(reload), operation));
+    session = ParseDownloadSessionJson(again.body);
+    if (!session.ok()) return Annotate(session.status(), operation);
+  }
+  return session;
+}
+
+absl::StatusOr<DownloadedRows> TunnelClient::ReadRows(const UploadTarget& target,
+                                                      std::string_view download_id, int64_t start,
+                                                      int64_t count,
+                                                      const std::vector<std::string>& columns) {
+  HttpRequest request = NewRequest("GET", target);
+  request.query.emplace_back("downloadid", std::string(download_id));
+  request.query.emplace_back("data", "");
+  request.query.emplace_back("rowrange", absl::StrCat("(", start, ",", count, ")"));
+  if (!columns.empty()) request.query.emplace_back("columns", absl::StrJoin(columns, ","));
+  AddPartition(target, &request.query);
+  request.headers.emplace_back("Accept-Encoding", "deflate");
+  const std::string operation = absl::StrCat("read rows ", start, "+", count, " of session ",
+                                             AsAbsl(download_id), " for ", Describe(target));
+  MCSINK_ASSIGN_OR_RETURN(HttpResponse response, Call(std::move(request), operation));
+  DownloadedRows rows;
+  rows.content_encoding = std::string(response.Header("Content-Encoding").value_or(""));
+  rows.body = std::move(response.body);
+  return rows;
 }
 
 }  // namespace mcsink::maxcompute_client

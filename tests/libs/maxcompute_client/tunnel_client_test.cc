@@ -148,6 +148,21 @@ void StartTunnel(TunnelFixture* f) {
   f->client = *std::move(client);
 }
 
+TEST(ParseDownloadSessionJson, ReadsIdCountAndSchema) {
+  ASSERT_OK_AND_ASSIGN(
+      const DownloadSessionInfo s,
+      ParseDownloadSessionJson(R"({"DownloadID":"d1","Status":"normal","RecordCount":42,
+          "Schema":{"columns":[{"name":"v","type":"BIGINT","nullable":false}],
+                    "partitionKeys":[{"name":"pt","type":"STRING"}]}})"));
+  EXPECT_EQ(s.download_id, "d1");
+  EXPECT_EQ(s.status, "NORMAL");
+  EXPECT_EQ(s.record_count, 42);
+  ASSERT_EQ(s.columns.size(), 1u);
+  EXPECT_FALSE(s.columns[0].nullable);
+  EXPECT_EQ(s.partition_keys[0].name, "pt");
+  EXPECT_FALSE(ParseDownloadSessionJson(R"({"UploadID":"u"})").ok());
+}
+
 TEST(TunnelClient, UploadsBlocksAndCommitsWhenTheServerHoldsThemAll) {
   TunnelFixture f;
   ASSERT_NO_FATAL_FAILURE(StartTunnel(&f));

@@ -10,7 +10,7 @@
 #include "mcsink/maxcompute/types.h"
 #include "mcsink/maxcompute_client/credentials.h"
 #include "mcsink/maxcompute_client/rest_client.h"
-#include "mcsink/tunnel/tunnel_client.h"
+#include "mcsink/maxcompute_client/tunnel_client.h"
 #include "mcsink/v1/connector.pb.h"
 
 namespace mcsink::connection {
@@ -37,7 +37,7 @@ absl::StatusOr<maxcompute::TableSchema> ToTableSchema(const maxcompute_client::T
 struct Connection {
   std::shared_ptr<maxcompute_client::CredentialsProvider> credentials;
   std::unique_ptr<maxcompute_client::RestClient> rest;
-  std::unique_ptr<tunnel::TunnelClient> tunnel;
+  std::unique_ptr<maxcompute_client::TunnelClient> tunnel;
   maxcompute::TableSchema schema;  // of target.table
 };
 

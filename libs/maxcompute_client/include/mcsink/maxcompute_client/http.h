@@ -87,6 +87,11 @@ struct HttpClientOptions {
 // Prepares one attempt (a copy of the caller's request): sign it, add a nonce, etc.
 using RequestSigningHook = std::function<absl::Status(HttpRequest* attempt)>;
 
+// The MaxCompute signature (V4 with `region`, else V2) with the provider's current credentials,
+// computed afresh for every attempt, so Date is fresh and rotated STS credentials are used.
+RequestSigningHook MakeOdpsSigner(std::shared_ptr<CredentialsProvider> credentials,
+                                  std::optional<std::string> region);
+
 class HttpClient final : public HttpTransport {
  public:
   // Fails with InvalidArgument when base_url is not an http(s) URL without query or fragment.

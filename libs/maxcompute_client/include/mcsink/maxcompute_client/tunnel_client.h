@@ -31,6 +31,23 @@ struct UploadSessionInfo {
 };
 absl::StatusOr<UploadSessionInfo> ParseUploadSessionJson(std::string_view body);
 
+// The session JSON of a download session (§5).
+struct DownloadSessionInfo {
+  std::string download_id;
+  std::string status;  // upper case; INITIATING while the server prepares it
+  int64_t record_count = 0;
+  std::vector<ColumnInfo> columns;
+  std::vector<ColumnInfo> partition_keys;
+};
+absl::StatusOr<DownloadSessionInfo> ParseDownloadSessionJson(std::string_view body);
+
+// A block of downloaded rows: one record stream, compressed as `content_encoding` says
+// (empty: not compressed). Decode it with libs/maxcompute (Decompress, RecordStreamReader).
+struct DownloadedRows {
+  std::string body;
+  std::string content_encoding;
+};
+
 struct TunnelClientOptions {
   // Tunnel endpoint `scheme://host[:port]` (RestClient::GetTunnelEndpoint, or configured).
   std::string endpoint;
@@ -72,6 +89,14 @@ class TunnelClient {
   absl::StatusOr<UploadSessionInfo> CommitUpload(
       const UploadTarget& target, std::string_view upload_id,
       const std::optional<std::vector<int64_t>>& expected_block_ids = std::nullopt);
+
+  // `POST ...?downloads[&partition=]`, reloaded until it is no longer INITIATING.
+  absl::StatusOr<DownloadSessionInfo> CreateDownloadSession(const UploadTarget& target);
+  // `GET ...?downloadid=<id>&data&rowrange=(start,count)[&columns=a,b]`, asking for deflate.
+  // With `columns`, the stream's field numbers are positions in that list.
+  absl::StatusOr<DownloadedRows> ReadRows(const UploadTarget& target, std::string_view download_id,
+                                          int64_t start, int64_t count,
+                                          const std::vector<std::string>& columns = {});
 
  private:
   TunnelClient(TunnelClientOptions options, std::unique_ptr<HttpClient> http);
