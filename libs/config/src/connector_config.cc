@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "mcsink/convert/partition_value.h"
 #include "mcsink/kafka/config.h"
 
 namespace mcsink::config {
@@ -137,6 +138,9 @@ std::vector<FieldViolation> Validate(const v1::ConnectorConfig& c) {
     out.push_back({"csv_delimiter", absl::StrCat("'", c.csv_delimiter(),
                                                  "' must be one character, not a quote or a "
                                                  "line break")});
+  }
+  if (auto zone = convert::ParseTimeZone(c.time_zone()); !zone.ok()) {
+    out.push_back({"time_zone", std::string(zone.status().message())});
   }
   const v1::MaxComputeTarget& target = c.target();
   if (!absl::StartsWith(target.endpoint(), "http://") &&

@@ -130,6 +130,18 @@ TEST(ConnectorConfig, KafkaPropertiesAreCheckedByLibrdkafkaAndNeedBootstrap) {
   EXPECT_NE(violations[1].message.find("sasl.mechanizm: no such property"), std::string::npos);
 }
 
+TEST(ConnectorConfig, TimeZonesAreGmtOffsetsOrIanaNames) {
+  v1::ConnectorConfig c = SeedConfig();
+  for (const char* zone : {"GMT+08:00", "GMT-03:30", "Asia/Shanghai", "UTC"}) {
+    c.set_time_zone(zone);
+    EXPECT_TRUE(Fields(c).empty()) << zone;
+  }
+  c.set_time_zone("Mars/Olympus");
+  EXPECT_EQ(Fields(c), std::vector<std::string>{"time_zone"});
+  c.set_time_zone("GMT+25:00");
+  EXPECT_EQ(Fields(c), std::vector<std::string>{"time_zone"});
+}
+
 TEST(ConnectorConfig, InternalTopicsMustBeValidAndNotTheSource) {
   v1::ConnectorConfig c = SeedConfig();
   c.mutable_topics()->set_offset_topic("maxcompute-test-input");
