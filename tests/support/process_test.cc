@@ -1,20 +1,10 @@
 #include "mcsink/testing/process.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "gtest/gtest.h"
 #include "mcsink/testing/status_matchers.h"
 
 namespace mcsink::testing {
 namespace {
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST(ChildProcess, StopsWithSigtermAndKeepsItsOutput) {
   const std::string log = ::testing::TempDir() + "/child.log";
