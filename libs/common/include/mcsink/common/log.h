@@ -31,6 +31,11 @@ class Line {
   std::ostringstream stream_;
 };
 
+// Turns `stream << ...` into void so MCSINK_LOG can be an expression (safe in an unbraced if).
+struct Voidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace mcsink::log
 
 #define MCSINK_LOG_LEVEL_DEBUG ::mcsink::log::Level::kDebug
@@ -38,7 +43,8 @@ class Line {
 #define MCSINK_LOG_LEVEL_WARNING ::mcsink::log::Level::kWarning
 #define MCSINK_LOG_LEVEL_ERROR ::mcsink::log::Level::kError
 
-#define MCSINK_LOG(severity)                                     \
-  if (MCSINK_LOG_LEVEL_##severity < ::mcsink::log::MinLevel()) { \
-  } else                                                         \
-    ::mcsink::log::Line(MCSINK_LOG_LEVEL_##severity, __FILE__, __LINE__).stream()
+#define MCSINK_LOG(severity)                                \
+  (MCSINK_LOG_LEVEL_##severity < ::mcsink::log::MinLevel()) \
+      ? (void)0                                             \
+      : ::mcsink::log::Voidify() &                          \
+            ::mcsink::log::Line(MCSINK_LOG_LEVEL_##severity, __FILE__, __LINE__).stream()
