@@ -1,33 +1,125 @@
 #!/usr/bin/env bash
-# The local stack on one machine, with no cloud account: sets up, builds, starts a Kafka broker
-# (KRaft, 127.0.0.1:9092 when free) and the mcsink all-in-one process, and runs until Ctrl-C,
-# then stops everything. State lives in .deps/run/.
+# The seed guide's walk-through on one machine, with no cloud account:
+#   1. start Kafka (KRaft, 127.0.0.1:9092 when free) and mclocal, the local MaxCompute
+#      (127.0.0.1:8080 when free);
+#   2. create table test_kafka in project connector_test with the guide's statement, and the
+#      source topic maxcompute-test-input;
+#   3. deploy connector kafka-maxcompute-sink (group connect-kafka-maxcompute-sink, 6 consumer
+#      threads, earliest, continue on failure, automatic internal topics, DEFAULT mode, TEXT, HOUR
+#      partitions in GMT+08:00) in the all-in-one mcsink process;
+#   4. send the test message (key 1, value 1), then show `show partitions test_kafka;` and
+#      `select * from test_kafka where pt=...;` as the guide does;
+#   5. keep running (send more with kcat) until Ctrl-C, then stop everything cleanly.
+# Options: --once (stop after step 4), --skip-build (use an existing build).
+# State lives in .deps/run/ (MCSINK_RUN_DIR).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-run=$repo/.deps/run
+build=${MCSINK_BUILD_DIR:-$repo/build}
+run=${MCSINK_RUN_DIR:-$repo/.deps/run}
+once=false
+skip_build=false
+for arg in "$@"; do
+  case "$arg" in
+    --once) once=true ;;
+    --skip-build) skip_build=true ;;
+    *) echo "usage: $0 [--once] [--skip-build]" >&2; exit 2 ;;
+  esac
+done
 
-"$repo/deploy/setup.sh"
-"$repo/deploy/build.sh"
+if ! $skip_build; then
+  "$repo/deploy/setup.sh"
+  "$repo/deploy/build.sh"
+fi
+
+port_free() { ! (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+log() { echo "quickstart: $*"; }
 
 mkdir -p "$run"
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  echo "quickstart: stopping"
+  log "stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   "$repo/deploy/kafka/kafka-local.sh" stop "$run/kafka"
 }
 trap cleanup EXIT INT TERM
 
-port=9092
-if (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null; then port=0; fi
-bootstrap=$("$repo/deploy/kafka/kafka-local.sh" start "$run/kafka" "$port")
-echo "quickstart: Kafka at $bootstrap"
-
-"${MCSINK_BUILD_DIR:-$repo/build}/services/allinone/mcsink" \
-  --grpc_address=127.0.0.1:50051 --metrics_address=127.0.0.1:9464 &
+# 1. Kafka and mclocal.
+kafka_port=0; port_free 9092 && kafka_port=9092
+bootstrap=$("$repo/deploy/kafka/kafka-local.sh" start "$run/kafka" "$kafka_port")
+log "Kafka at $bootstrap"
+mc_port=0; port_free 8080 && mc_port=8080
+rm -f "$run/mclocal.port"
+"$build/services/mclocal/mclocal" --address="127.0.0.1:$mc_port" --port_file="$run/mclocal.port" \
+  --data_dir="$run/mclocal" > "$run/mclocal.log" 2>&1 &
 pids+=($!)
-echo "quickstart: mcsink gRPC at 127.0.0.1:50051 (health, reflection), metrics at" \
-     "http://127.0.0.1:9464/metrics; Ctrl-C stops everything"
+for _ in $(seq 1 100); do [ -s "$run/mclocal.port" ] && break; sleep 0.1; done
+mc_port=$(cat "$run/mclocal.port")
+endpoint="http://127.0.0.1:$mc_port/api"
+log "mclocal (MaxCompute) at $endpoint"
+export MCLOCAL_ACCESS_KEY_ID=mclocal MCLOCAL_ACCESS_KEY_SECRET=mclocal
+sql() {
+  "$build/services/mclocal/mclocal-sql" --endpoint="$endpoint" --project=connector_test -e "$1"
+}
+
+# 2. The table and the source topic.
+log "odps@ connector_test> CREATE TABLE IF NOT EXISTS test_kafka(...) PARTITIONED by (pt STRING);"
+sql "CREATE TABLE IF NOT EXISTS test_kafka(topic STRING,partition BIGINT,offset BIGINT,key STRING,value STRING) PARTITIONED by (pt STRING);"
+java -cp "$repo/.deps/kafka/libs/*" org.apache.kafka.tools.TopicCommand --bootstrap-server \
+  "$bootstrap" --create --if-not-exists --topic maxcompute-test-input --partitions 12 \
+  > "$run/topics.log" 2>&1
+log "source topic maxcompute-test-input (12 partitions)"
+
+# 3. The connector, deployed in the all-in-one process.
+cat > "$run/kafka-maxcompute-sink.json" <<JSON
+{
+  "name": "kafka-maxcompute-sink",
+  "source_topic": "maxcompute-test-input",
+  "consumer_group": "connect-kafka-maxcompute-sink",
+  "concurrency": 6,
+  "initial_offset": "INITIAL_OFFSET_EARLIEST",
+  "failure_policy": "FAILURE_POLICY_CONTINUE",
+  "resource_creation": "RESOURCE_CREATION_AUTO",
+  "mode": "MODE_DEFAULT",
+  "format": "FORMAT_TEXT",
+  "granularity": "GRANULARITY_HOUR",
+  "time_zone": "GMT+08:00",
+  "kafka_properties": {"bootstrap.servers": "$bootstrap"},
+  "target": {
+    "endpoint": "$endpoint",
+    "tunnel_endpoint": "http://127.0.0.1:$mc_port",
+    "project": "connector_test",
+    "table": "test_kafka",
+    "access_key_id": {"env": "MCLOCAL_ACCESS_KEY_ID"},
+    "access_key_secret": {"env": "MCLOCAL_ACCESS_KEY_SECRET"}
+  }
+}
+JSON
+"$build/services/allinone/mcsink" --connector_config="$run/kafka-maxcompute-sink.json" \
+  --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --commit_interval_seconds=5 \
+  > "$run/mcsink.log" 2>&1 &
+pids+=($!)
+log "connector kafka-maxcompute-sink deployed (log: $run/mcsink.log)"
+
+# 4. The test message, then the guide's checks.
+printf '1:1\n' | kcat -b "$bootstrap" -t maxcompute-test-input -K: -P
+log "sent key 1, value 1 to maxcompute-test-input"
+rows=0
+for _ in $(seq 1 120); do
+  rows=$(sql "SELECT COUNT(*) FROM test_kafka;" | grep -Eo '[0-9]+' | tail -1 || true)
+  [ "${rows:-0}" -gt 0 ] && break
+  sleep 0.5
+done
+[ "${rows:-0}" -gt 0 ] || { log "no row arrived; see $run/mcsink.log"; exit 1; }
+echo "odps@ connector_test> show partitions test_kafka;"
+partitions=$(sql "show partitions test_kafka;")
+echo "$partitions"
+pt=$(echo "$partitions" | grep -o 'pt=.*' | tail -1 | cut -d= -f2- | sed 's/[[:space:]|]*$//')
+echo "odps@ connector_test> select * from test_kafka where pt=\"$pt\";"
+sql "select * from test_kafka where pt=\"$pt\";"
+
+if $once; then exit 0; fi
+log "running; send more with: kcat -b $bootstrap -t maxcompute-test-input -K: -P"
+log "Ctrl-C stops everything"
 wait "${pids[@]}"

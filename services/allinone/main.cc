@@ -14,6 +14,7 @@
 #include "mcsink/config/secrets.h"
 #include "mcsink/connection/connection.h"
 #include "mcsink/connection/tunnel_backend.h"
+#include "mcsink/controller/internal_topics.h"
 #include "mcsink/ingest/ingest_service.h"
 #include "mcsink/runtime/flags.h"
 #include "mcsink/transform/transform_service.h"
@@ -57,6 +58,13 @@ int Run() {
   auto registry = std::make_shared<prometheus::Registry>();
   auto metrics = mcsink::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_address), registry);
   if (!Check(metrics)) return 1;
+  // Deploying a connector creates (or checks) its internal topics first.
+  auto admin = mcsink::kafka::Admin::Create(*kafka);
+  if (!Check(admin)) return 1;
+  if (absl::Status s = mcsink::controller::EnsureInternalTopics(**admin, *config); !s.ok()) {
+    MCSINK_LOG(ERROR) << s;
+    return 1;
+  }
   auto target = mcsink::connection::Connect(config->target());
   if (!Check(target)) return 1;
 

@@ -11,6 +11,7 @@
 #include "mcsink/common/shutdown.h"
 #include "mcsink/config/connector_config.h"
 #include "mcsink/config/secrets.h"
+#include "mcsink/controller/internal_topics.h"
 #include "mcsink/ingest/ingest_service.h"
 
 ABSL_FLAG(std::string, connector_config, "", "connector config (JSON, proto ConnectorConfig)");
@@ -37,6 +38,16 @@ int Run() {
   if (!kafka.ok()) {
     MCSINK_LOG(ERROR) << kafka.status();
     return 2;
+  }
+  // The first service of a connector to start creates (or checks) its internal topics.
+  auto admin = mcsink::kafka::Admin::Create(*kafka);
+  if (!admin.ok()) {
+    MCSINK_LOG(ERROR) << admin.status();
+    return 1;
+  }
+  if (absl::Status s = mcsink::controller::EnsureInternalTopics(**admin, *config); !s.ok()) {
+    MCSINK_LOG(ERROR) << s;
+    return 1;
   }
   mcsink::ingest::IngestServiceOptions options;
   options.connector = *config;

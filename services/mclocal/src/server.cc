@@ -339,9 +339,8 @@ struct Server::Impl {
   struct Ctx {
     HttpRequest& req;
     std::string request_id;
-    std::string path;             // decoded, /api stripped
-    mcc::QueryParams query;       // decoded, '+' = space (values)
-    mcc::QueryParams sign_query;  // decoded, '+' kept (what pyodps signs)
+    std::string path;        // decoded, /api stripped
+    mcc::QueryParams query;  // decoded
     Route route;
     std::vector<std::string> segs;
 
@@ -516,7 +515,7 @@ struct Server::Impl {
       }
     }
     const std::string canonical =
-        mcc::BuildCanonicalString(req.method, ctx.path, ctx.sign_query, headers);
+        mcc::BuildCanonicalString(req.method, ctx.path, ctx.query, headers);
     const std::string expected = mcc::ComputeSignature(canonical, key->secret, parsed->v4_scope);
     if (!mcc::SignaturesEqual(expected, parsed->signature)) {
       // The canonical string holds no secret; it is what a client's debug log shows to compare.
@@ -533,8 +532,7 @@ struct Server::Impl {
   HttpResponse AssumeRole(const Ctx& ctx) {
     mcc::QueryParams params = ctx.query;
     if (ctx.req.method == "POST" && !ctx.req.body.empty()) {
-      std::string body = absl::StrReplaceAll(ctx.req.body, {{"+", "%20"}});
-      auto form = mcc::ParseQueryString(body);
+      auto form = mcc::ParseQueryString(ctx.req.body);  // form encoding, as the query
       if (form.ok()) params.insert(params.end(), form->begin(), form->end());
     }
     auto get = [&](std::string_view n) -> std::string {
@@ -993,6 +991,12 @@ struct Server::Impl {
     if (!inst) {
       return Error(ctx, 404, "NoSuchObject", absl::StrCat("instance ", id, " does not exist"));
     }
+    if (ctx.Has("downloads") || ctx.Has("downloadid")) {
+      // pyodps falls back to reading ?result when the instance tunnel is refused this way.
+      return Error(ctx, 400, "InstanceTypeNotSupported",
+                   "mclocal has no instance tunnel; read SQL results through ?result "
+                   "(at most 10000 rows)");
+    }
     HttpResponse r;
     if (ctx.req.method == "PUT") {
       r = Xml("<Instance><Status>Terminated</Status></Instance>");
@@ -1003,7 +1007,12 @@ struct Server::Impl {
       r = Xml(absl::StrCat("<Instance><Tasks>", TaskXml(*inst, true), "</Tasks></Instance>"));
       r.SetHeader("x-mclocal-column-types", absl::StrJoin(inst->column_types, ","));
     } else if (ctx.Has("source")) {
-      r = Xml(inst->job_xml);
+      // The submitted <Job> element (clients send it inside <Instance>).
+      const size_t begin = inst->job_xml.find("<Job");
+      const size_t end = inst->job_xml.rfind("</Job>");
+      r = Xml(begin == std::string::npos || end == std::string::npos
+                  ? "<Job/>"
+                  : inst->job_xml.substr(begin, end + 6 - begin));
     } else {
       r = Xml(absl::StrCat("<Instance><Name>", inst->id,
                            "</Name><Owner>ALIYUN$mclocal</Owner>"
@@ -1644,21 +1653,20 @@ void Server::set_advertised_address(std::string address) {
 HttpResponse Server::Handle(HttpRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   Impl& impl = *impl_;
-  Impl::Ctx ctx{request, NewId(), "", {}, {}, {}, {}};
+  Impl::Ctx ctx{request, NewId(), "", {}, {}, {}};
   const std::string_view target = request.target;
   const size_t q = target.find('?');
   const std::string raw_path(target.substr(0, q));
   const std::string raw_query(q == std::string_view::npos ? "" : target.substr(q + 1));
   auto path = mcc::PercentDecode(raw_path);
-  auto sign_query = mcc::ParseQueryString(raw_query);
-  auto query = mcc::ParseQueryString(absl::StrReplaceAll(raw_query, {{"+", "%20"}}));
+  // Decoded the way both SDKs sign: %XX escapes, and `+` as a space (pyodps sends spaces as `+`).
+  auto query = mcc::ParseQueryString(raw_query);
   HttpResponse response;
-  if (!path.ok() || !sign_query.ok() || !query.ok()) {
+  if (!path.ok() || !query.ok()) {
     response = impl.Error(ctx, 400, "InvalidArgument", "malformed percent-encoding in the URL");
   } else {
     ctx.path = std::string(mcc::StripPathPrefix(*path, "/api"));
     ctx.query = *std::move(query);
-    ctx.sign_query = *std::move(sign_query);
     for (absl::string_view seg : absl::StrSplit(ctx.path, '/', absl::SkipEmpty())) {
       ctx.segs.emplace_back(seg);
     }
