@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "librdkafka/rdkafkacpp.h"
 #include "mcsink/common/status.h"
 #include "mcsink/kafka/admin.h"
 #include "mcsink/maxcompute/compression.h"
@@ -66,13 +67,15 @@ class PipelineE2ETest : public ::testing::Test {
     WriteConfig();
   }
 
-  void WriteConfig() {
-    std::ofstream(dir_ + "/connector.json") << absl::StrCat(
-        R"({"name": ")", testing::UniqueTopicName("sink"), R"(", "source_topic": ")", topic_,
-        R"(", "kafka_properties": {"bootstrap.servers": ")", bootstrap_, R"("},
+  void WriteConfig(const std::string& failure_policy = "FAILURE_POLICY_CONTINUE") {
+    name_ = testing::UniqueTopicName("sink");
+    std::ofstream(dir_ + "/connector.json")
+        << absl::StrCat(R"({"name": ")", name_, R"(", "failure_policy": ")", failure_policy,
+                        R"(", "source_topic": ")", topic_,
+                        R"(", "kafka_properties": {"bootstrap.servers": ")", bootstrap_, R"("},
            "target": {"endpoint": ")",
-        endpoint_, R"(/api", "tunnel_endpoint": ")", endpoint_,
-        R"(", "project": "connector_test", "table": "test_kafka",
+                        endpoint_, R"(/api", "tunnel_endpoint": ")", endpoint_,
+                        R"(", "project": "connector_test", "table": "test_kafka",
            "access_key_id": {"env": "MC_AK"}, "access_key_secret": {"env": "MC_SK"}}})");
   }
 
@@ -169,7 +172,49 @@ class PipelineE2ETest : public ::testing::Test {
     }
   }
 
-  std::string bootstrap_, dir_, topic_, endpoint_;
+  // Starts the all-in-one process on the current config.
+  absl::StatusOr<ChildProcess> StartAllInOne() {
+    return ChildProcess::Start({MCSINK_ALLINONE, "--connector_config=" + dir_ + "/connector.json",
+                                "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+                                "--commit_interval_seconds=1"},
+                               dir_ + "/mcsink.log", Env());
+  }
+
+  // Records of the error topic, as (source partition, source offset) -> error code.
+  std::map<std::pair<int32_t, int64_t>, std::string> ReadErrorTopic(size_t expected) {
+    std::map<std::pair<int32_t, int64_t>, std::string> out;
+    auto conf = kafka::MakeConf({{"bootstrap.servers", bootstrap_},
+                                 {"group.id", name_ + "-reader"},
+                                 {"auto.offset.reset", "earliest"}});
+    std::string err;
+    std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+        RdKafka::KafkaConsumer::create(conf->get(), err));
+    consumer->subscribe({"connect-error-" + name_});
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    // Expecting nothing, a few seconds of silence will do.
+    absl::Time stop_at = expected == 0 ? absl::Now() + absl::Seconds(5) : deadline;
+    while (absl::Now() < stop_at) {
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+      if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+      std::map<std::string, std::string> h;
+      for (const auto& header : m->headers()->get_all()) {
+        h[header.key()] =
+            std::string(static_cast<const char*>(header.value()), header.value_size());
+      }
+      int32_t p = 0;
+      int64_t o = 0;
+      EXPECT_TRUE(absl::SimpleAtoi(h["mcsink.source.partition"], &p));
+      EXPECT_TRUE(absl::SimpleAtoi(h["mcsink.source.offset"], &o));
+      EXPECT_EQ(h["mcsink.source.topic"], topic_);
+      EXPECT_FALSE(h["mcsink.error.message"].empty());
+      out[{p, o}] = h["mcsink.error.code"];
+      if (out.size() == expected) stop_at = std::min(deadline, absl::Now() + absl::Seconds(2));
+    }
+    consumer->close();
+    return out;
+  }
+
+  std::string bootstrap_, dir_, topic_, endpoint_, name_;
   std::unique_ptr<kafka::Admin> admin_;
   ChildProcess mclocal_ = *ChildProcess::Start({"/bin/true"}, "/dev/null");
   std::unique_ptr<maxcompute_client::RestClient> rest_;
@@ -234,6 +279,61 @@ TEST_F(PipelineE2ETest, SplitModeDeliversEveryRecordEvenWhenTransformAndWriterRe
   EXPECT_EQ(transform.Stop(absl::Seconds(30)), 0);
   EXPECT_EQ(writer.Stop(absl::Seconds(30)), 0);
   ExpectEveryRecord(n, /*exactly_once=*/false);
+}
+
+// A poisoned value (not UTF-8) every 1000 records.
+std::string PoisonedValue(int64_t i) {
+  return i % 1000 == 7 ? std::string("\xff\xfe bad", 6) : absl::StrCat("value-", i);
+}
+
+TEST_F(PipelineE2ETest, ContinuePolicySendsPoisonedRecordsToTheErrorTopicAndKeepsGoing) {
+  constexpr int64_t kRecords = 20'000;
+  ASSERT_OK(testing::ProduceTestRecords(
+      bootstrap_, topic_, kRecords, [](int64_t i) { return absl::StrCat(i); }, PoisonedValue));
+  ASSERT_OK_AND_ASSIGN(ChildProcess sink, StartAllInOne());
+  constexpr int64_t kPoisoned = kRecords / 1000;
+  EXPECT_EQ(WaitForRows(kRecords - kPoisoned, absl::Minutes(3)), kRecords - kPoisoned);
+  const auto errors = ReadErrorTopic(kPoisoned);
+  EXPECT_EQ(static_cast<int64_t>(errors.size()), kPoisoned) << "each poisoned record once";
+  for (const auto& [where, code] : errors) EXPECT_EQ(code, "INVALID_UTF8");
+  EXPECT_EQ(sink.Stop(absl::Seconds(60)), 0);
+  EXPECT_EQ(CountRows().value_or(-1), kRecords - kPoisoned);
+}
+
+TEST_F(PipelineE2ETest, StopPolicyStopsOnlyThePoisonedPartitionAtThePoison) {
+  WriteConfig("FAILURE_POLICY_STOP");
+  // 100 good records in partition 3, then a poisoned one, then 100 more; elsewhere all good.
+  auto good = [](int64_t i) { return absl::StrCat("value-", i); };
+  auto key = [](int64_t i) { return absl::StrCat(i); };
+  ASSERT_OK(testing::ProduceTestRecords(bootstrap_, topic_, 100, key, good, 3));
+  ASSERT_OK(testing::ProduceTestRecords(
+      bootstrap_, topic_, 1, key, [](int64_t) { return std::string("\xff", 1); }, 3));
+  ASSERT_OK(testing::ProduceTestRecords(bootstrap_, topic_, 100, key, good, 3));
+  ASSERT_OK(testing::ProduceTestRecords(bootstrap_, topic_, 5000, key, good));
+  const int64_t partition3_others = [&] {
+    auto w = admin_->Watermarks(topic_);
+    return w.ok() ? (*w)[3].high - 201 : -1;
+  }();
+  ASSERT_GE(partition3_others, 0);
+  ASSERT_OK_AND_ASSIGN(ChildProcess sink, StartAllInOne());
+
+  // Every good record before the poison arrives, and every record of the other partitions.
+  const int64_t expected = 100 + 5000 - partition3_others;
+  EXPECT_EQ(WaitForRows(expected, absl::Minutes(3)), expected);
+  absl::SleepFor(absl::Seconds(3));  // nothing after the poison may follow
+  EXPECT_EQ(CountRows().value_or(-1), expected);
+  EXPECT_TRUE(ReadErrorTopic(0).empty()) << "under stop the record stays to be read again";
+  EXPECT_EQ(sink.Stop(absl::Seconds(60)), 0);
+
+  // The group committed partition 3 exactly up to the poison; the others to their end.
+  ASSERT_OK_AND_ASSIGN(const auto committed, admin_->CommittedOffsets("connect-" + name_, topic_));
+  EXPECT_EQ(committed.at(3), 100);
+  ASSERT_OK_AND_ASSIGN(const auto watermarks, admin_->Watermarks(topic_));
+  for (const auto& w : watermarks) {
+    if (w.partition != 3 && w.high > 0) {
+      EXPECT_EQ(committed.at(w.partition), w.high);
+    }
+  }
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ class CountingDeliveryReport : public RdKafka::DeliveryReportCb {
 
 absl::Status ProduceTestRecords(const std::string& bootstrap, const std::string& topic,
                                 int64_t count, const std::function<std::string(int64_t)>& make_key,
-                                const std::function<std::string(int64_t)>& make_value) {
+                                const std::function<std::string(int64_t)>& make_value,
+                                int32_t partition) {
   CountingDeliveryReport report;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
@@ -68,10 +69,10 @@ absl::Status ProduceTestRecords(const std::string& bootstrap, const std::string&
     const std::string key = make_key(i);
     const std::string value = make_value(i);
     RdKafka::ErrorCode code;
-    while ((code = producer->produce(topic, RdKafka::Topic::PARTITION_UA,
-                                     RdKafka::Producer::RK_MSG_COPY,
-                                     const_cast<char*>(value.data()), value.size(), key.data(),
-                                     key.size(), 0, nullptr)) == RdKafka::ERR__QUEUE_FULL) {
+    while ((code = producer->produce(
+                topic, partition < 0 ? RdKafka::Topic::PARTITION_UA : partition,
+                RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()), value.size(),
+                key.data(), key.size(), 0, nullptr)) == RdKafka::ERR__QUEUE_FULL) {
       producer->poll(10);
     }
     if (code != RdKafka::ERR_NO_ERROR) {

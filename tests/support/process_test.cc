@@ -10,8 +10,8 @@ TEST(ChildProcess, StopsWithSigtermAndKeepsItsOutput) {
   const std::string log = ::testing::TempDir() + "/child.log";
   std::remove(log.c_str());
   ASSERT_OK_AND_ASSIGN(ChildProcess child,
-                       ChildProcess::Start({"/bin/sh", "-c", "echo $GREETING; exec sleep 30"},
-                                           log, {{"GREETING", "hello"}}));
+                       ChildProcess::Start({"/bin/sh", "-c", "echo $GREETING; exec sleep 30"}, log,
+                                           {{"GREETING", "hello"}}));
   ASSERT_OK_AND_ASSIGN(std::string line, WaitForFileLine(log, absl::Seconds(10)));
   EXPECT_EQ(line, "hello");
   EXPECT_TRUE(child.Running());

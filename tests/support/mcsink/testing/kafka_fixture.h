@@ -13,11 +13,13 @@ namespace mcsink::testing {
 
 absl::StatusOr<std::string> KafkaFixtureBootstrap();
 
-// Produces `count` records to `topic` (partition chosen by key hash) and waits until every one is
-// acknowledged by the broker. Record i has key make_key(i) and value make_value(i).
+// Produces `count` records to `topic` and waits until every one is acknowledged by the broker.
+// Record i has key make_key(i) and value make_value(i); it goes to `partition`, or by key hash
+// when `partition` is -1.
 absl::Status ProduceTestRecords(const std::string& bootstrap, const std::string& topic,
                                 int64_t count, const std::function<std::string(int64_t)>& make_key,
-                                const std::function<std::string(int64_t)>& make_value);
+                                const std::function<std::string(int64_t)>& make_value,
+                                int32_t partition = -1);
 
 // A topic name unique to this process and call, so tests never share topics.
 std::string UniqueTopicName(const std::string& prefix);
