@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     metrics = *std::move(m);
+    // tests/deploy/promharness.py reads the port from this line; keep its wording.
     MCSINK_LOG(INFO) << "metrics on port " << metrics->port();
   }
   if (const std::string pf = absl::GetFlag(FLAGS_port_file); !pf.empty()) {

@@ -21,7 +21,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "mclocal/render.h"
-#include "mclocal/sql.h"
+#include "mclocal/sql_executor.h"
+#include "mclocal/xml.h"
 #include "mcsink/common/log.h"
 #include "mcsink/common/status.h"
 #include "mcsink/maxcompute/compression.h"
@@ -58,124 +59,6 @@ std::string RandomHex(int n) {
 std::string NewId() {
   return absl::StrCat(absl::FormatTime("%Y%m%d%H%M%S", absl::Now(), absl::UTCTimeZone()),
                       RandomHex(16));
-}
-
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string XmlUnescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '&') {
-      out += s[i];
-      continue;
-    }
-    const size_t semi = s.find(';', i);
-    if (semi == std::string_view::npos) {
-      out += s[i];
-      continue;
-    }
-    const std::string_view ent = s.substr(i + 1, semi - i - 1);
-    if (ent == "amp")
-      out += '&';
-    else if (ent == "lt")
-      out += '<';
-    else if (ent == "gt")
-      out += '>';
-    else if (ent == "quot")
-      out += '"';
-    else if (ent == "apos")
-      out += '\'';
-    else if (!ent.empty() && ent[0] == '#') {
-      uint32_t cp = 0;
-      const bool hex = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X');
-      const std::string digits(ent.substr(hex ? 2 : 1));
-      if (!(hex ? absl::SimpleHexAtoi(digits, &cp) : absl::SimpleAtoi(digits, &cp))) {
-        out += s.substr(i, semi - i + 1);
-      } else if (cp < 0x80) {
-        out += static_cast<char>(cp);
-      } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
-    } else {
-      out += s.substr(i, semi - i + 1);
-    }
-    i = semi;
-  }
-  return out;
-}
-
-// The text of the first <tag ...>...</tag> in `xml` (CDATA sections unwrapped, entities decoded),
-// or nullopt. Enough for the flat documents SDKs send.
-std::optional<std::string> XmlElementText(std::string_view xml, std::string_view tag) {
-  const std::string open = absl::StrCat("<", std::string(tag));
-  size_t pos = 0;
-  while (true) {
-    pos = xml.find(open, pos);
-    if (pos == std::string_view::npos) return std::nullopt;
-    const char after = pos + open.size() < xml.size() ? xml[pos + open.size()] : '\0';
-    if (after == '>' || after == ' ' || after == '/') break;
-    pos += open.size();
-  }
-  const size_t gt = xml.find('>', pos);
-  if (gt == std::string_view::npos) return std::nullopt;
-  if (xml[gt - 1] == '/') return std::string();
-  const std::string close = absl::StrCat("</", std::string(tag), ">");
-  const size_t end = xml.find(close, gt);
-  if (end == std::string_view::npos) return std::nullopt;
-  std::string_view inner = xml.substr(gt + 1, end - gt - 1);
-  std::string out;
-  while (!inner.empty()) {
-    const size_t cdata = inner.find("<![CDATA[");
-    if (cdata == std::string_view::npos) {
-      out += XmlUnescape(inner);
-      break;
-    }
-    out += XmlUnescape(inner.substr(0, cdata));
-    const size_t cend = inner.find("]]>", cdata);
-    if (cend == std::string_view::npos) {
-      out += inner.substr(cdata + 9);
-      break;
-    }
-    out += inner.substr(cdata + 9, cend - cdata - 9);
-    inner = inner.substr(cend + 3);
-  }
-  return out;
 }
 
 std::string HttpDate(absl::Time t) { return mcc::FormatHttpDate(t); }
@@ -318,6 +201,7 @@ struct Instance {
 struct Server::Impl {
   ServerOptions options;
   std::unique_ptr<Storage> storage;
+  std::unique_ptr<SqlExecutor> sql_executor;
   FaultInjector* faults = nullptr;
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
@@ -725,209 +609,6 @@ struct Server::Impl {
   }
 
   // ---- SQL instances ----
-  absl::StatusOr<std::string> RunSql(const std::string& project, const std::string& query,
-                                     Instance* inst) {
-    MCSINK_ASSIGN_OR_RETURN(sql::Statement st, sql::Parse(query));
-    auto proj = [&](const sql::TableRef& ref) {
-      return ref.project.empty() ? project : ref.project;
-    };
-    auto not_found = [&](const sql::TableRef& ref) {
-      return absl::NotFoundError(absl::StrCat("ODPS-0130131:Table not found - table ", proj(ref),
-                                              ".", ref.table, " cannot be resolved"));
-    };
-    if (auto* c = std::get_if<sql::CreateTable>(&st)) {
-      TableInfo t;
-      t.project = proj(c->table);
-      t.name = c->table.table;
-      t.schema = c->schema;
-      t.comment = c->comment;
-      t.lifecycle = c->lifecycle;
-      t.create_time = absl::ToUnixSeconds(absl::Now());
-      auto created = storage->CreateTable(t, c->if_not_exists);
-      if (!created.ok()) {
-        if (absl::IsAlreadyExists(created.status())) {
-          return absl::AlreadyExistsError(
-              absl::StrCat("ODPS-0110061:Failed to run ddltask - AlreadyExistsException(message:"
-                           "Table ",
-                           t.project, ".", t.name, " already exists)"));
-        }
-        return created.status();
-      }
-      return std::string();
-    }
-    if (auto* d = std::get_if<sql::DropTable>(&st)) {
-      auto s = storage->DropTable(proj(d->table), d->table.table, d->if_exists);
-      if (absl::IsNotFound(s)) return not_found(d->table);
-      MCSINK_RETURN_IF_ERROR(s);
-      return std::string();
-    }
-    if (auto* a = std::get_if<sql::AddPartition>(&st)) {
-      auto info = storage->GetTable(proj(a->table), a->table.table);
-      if (!info.ok()) return not_found(a->table);
-      for (const auto& spec : a->partitions) {
-        auto norm = NormalizePartitionSpec(spec, info->schema);
-        if (!norm.ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("ODPS-0130071:Semantic analysis exception - invalid partition spec: ",
-                           norm.status().message()));
-        }
-        auto added = storage->AddPartition(proj(a->table), a->table.table, *norm, a->if_not_exists);
-        if (absl::IsAlreadyExists(added.status())) {
-          return absl::AlreadyExistsError(absl::StrCat(
-              "ODPS-0110061:Failed to run ddltask - AlreadyExistsException(message:Partition ",
-              PartitionSpecToString(*norm), " already exists)"));
-        }
-        MCSINK_RETURN_IF_ERROR(added.status());
-      }
-      return std::string();
-    }
-    if (auto* s = std::get_if<sql::ShowPartitions>(&st)) {
-      auto parts = storage->ListPartitions(proj(s->table), s->table.table);
-      if (absl::IsNotFound(parts.status())) return not_found(s->table);
-      MCSINK_RETURN_IF_ERROR(parts.status());
-      std::string out;
-      for (const auto& p : *parts) absl::StrAppend(&out, PartitionSpecToString(p.spec), "\n");
-      return out;
-    }
-    return RunSelect(proj(std::get<sql::Select>(st).table), std::get<sql::Select>(st), inst);
-  }
-
-  absl::StatusOr<std::string> RunSelect(const std::string& project, const sql::Select& sel,
-                                        Instance* inst) {
-    auto info = storage->GetTable(project, sel.table.table);
-    if (!info.ok()) {
-      return absl::NotFoundError(absl::StrCat("ODPS-0130131:Table not found - table ", project, ".",
-                                              sel.table.table, " cannot be resolved"));
-    }
-    const mc::TableSchema& schema = info->schema;
-    // Output columns: data columns, then partition keys (as SELECT * shows them).
-    struct OutCol {
-      std::string name;
-      std::string type;
-      int data_index = -1;  // or partition index
-      int part_index = -1;
-    };
-    std::vector<OutCol> all;
-    for (size_t i = 0; i < schema.columns.size(); ++i) {
-      all.push_back(
-          {schema.columns[i].name, schema.columns[i].type.ToString(), static_cast<int>(i), -1});
-    }
-    for (size_t i = 0; i < schema.partition_columns.size(); ++i) {
-      all.push_back({schema.partition_columns[i].name, schema.partition_columns[i].type.ToString(),
-                     -1, static_cast<int>(i)});
-    }
-    auto find = [&](const std::string& name) -> std::optional<OutCol> {
-      for (const auto& c : all) {
-        if (absl::EqualsIgnoreCase(c.name, name)) return c;
-      }
-      return std::nullopt;
-    };
-    std::vector<OutCol> out_cols;
-    if (!sel.count_star) {
-      if (sel.columns.empty()) {
-        out_cols = all;
-      } else {
-        for (const auto& name : sel.columns) {
-          auto c = find(name);
-          if (!c) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "ODPS-0130071:Semantic analysis exception - column ", name, " cannot be resolved"));
-          }
-          out_cols.push_back(*c);
-        }
-      }
-    }
-    std::vector<std::pair<OutCol, std::string>> conds;
-    for (const auto& [name, value] : sel.where) {
-      auto c = find(name);
-      if (!c) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "ODPS-0130071:Semantic analysis exception - column ", name, " cannot be resolved"));
-      }
-      conds.emplace_back(*c, value);
-    }
-    std::vector<PartitionInfo> parts;
-    if (schema.partition_columns.empty()) {
-      MCSINK_ASSIGN_OR_RETURN(PartitionInfo p, storage->GetPartition(project, info->name, {}));
-      parts.push_back(std::move(p));
-    } else {
-      MCSINK_ASSIGN_OR_RETURN(parts, storage->ListPartitions(project, info->name));
-    }
-    int64_t count = 0;
-    const int64_t limit =
-        std::min(sel.limit.value_or(options.max_result_rows), options.max_result_rows);
-    std::vector<std::vector<std::optional<std::string>>> rows;
-    bool done = false;
-    for (const auto& p : parts) {
-      bool match = true;
-      for (const auto& [c, v] : conds) {
-        if (c.part_index >= 0 && p.spec[static_cast<size_t>(c.part_index)].second != v)
-          match = false;
-      }
-      if (!match) continue;
-      const bool data_conditions = std::any_of(
-          conds.begin(), conds.end(), [](const auto& c) { return c.first.data_index >= 0; });
-      if (sel.count_star && !data_conditions) {
-        count += p.RecordCount();  // the manifest knows; no need to decode
-        continue;
-      }
-      const fs::path dir = storage->PartitionDir(project, info->name, p.spec);
-      for (const auto& f : p.files) {
-        if (done) break;
-        MCSINK_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(dir / f.name));
-        mc::RecordStreamReader reader(schema, data);
-        mc::Row row;
-        while (true) {
-          MCSINK_ASSIGN_OR_RETURN(bool got, reader.Next(&row));
-          if (!got) break;
-          bool ok = true;
-          for (const auto& [c, v] : conds) {
-            if (c.data_index >= 0) {
-              const auto& cell = row[static_cast<size_t>(c.data_index)];
-              if (mc::IsNull(cell) || RenderValue(cell) != v) ok = false;
-            }
-          }
-          if (!ok) continue;
-          ++count;
-          if (sel.count_star) continue;
-          if (static_cast<int64_t>(rows.size()) >= limit) {
-            done = true;
-            break;
-          }
-          std::vector<std::optional<std::string>> out;
-          for (const auto& c : out_cols) {
-            if (c.part_index >= 0) {
-              out.push_back(p.spec[static_cast<size_t>(c.part_index)].second);
-            } else {
-              const auto& cell = row[static_cast<size_t>(c.data_index)];
-              out.push_back(mc::IsNull(cell) ? std::nullopt
-                                             : std::optional<std::string>(RenderValue(cell)));
-            }
-          }
-          rows.push_back(std::move(out));
-        }
-      }
-    }
-    inst->format = "csv";
-    if (sel.count_star) {
-      inst->column_types = {"BIGINT"};
-      return ToCsv({"_c0"}, {{absl::StrCat(count)}}, {false});
-    }
-    std::vector<std::string> names;
-    std::vector<bool> quoted;
-    for (const auto& c : out_cols) {
-      names.push_back(c.name);
-      inst->column_types.push_back(c.type);
-      auto t = mc::Type::Parse(c.type);
-      const bool numeric = t.ok() &&
-                           (mc::wire::WireTypeOf(t->kind) != mc::wire::kLengthDelimited ||
-                            t->kind == mc::TypeKind::kDecimal) &&
-                           t->kind != mc::TypeKind::kDate && t->kind != mc::TypeKind::kDatetime;
-      quoted.push_back(!numeric);
-    }
-    return ToCsv(names, rows, quoted);
-  }
-
   HttpResponse CreateInstance(const Ctx& ctx, const std::string& project) {
     auto inst = std::make_shared<Instance>();
     inst->id = NewId();
@@ -948,12 +629,17 @@ struct Server::Impl {
       return Error(ctx, 400, "InvalidArgument",
                    "the instance has no <SQL><Query>; mclocal runs SQL tasks only");
     }
-    auto result = RunSql(project, *query, inst.get());
+    auto result = sql_executor->Run(project, *query);
     inst->end = absl::Now();
     SweepExpired();
     inst->success = result.ok();
-    inst->result = result.ok() ? *result : std::string(result.status().message());
-    if (!result.ok()) inst->format = "text";
+    if (result.ok()) {
+      inst->result = std::move(result->text);
+      inst->format = std::move(result->format);
+      inst->column_types = std::move(result->column_types);
+    } else {
+      inst->result = std::string(result.status().message());
+    }
     MCSINK_LOG(DEBUG) << "instance " << inst->id << " ran '" << *query
                       << "': " << (result.ok() ? "OK" : result.status().ToString());
     {
@@ -1609,6 +1295,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
   impl.options = std::move(options);
   impl.advertised = impl.options.advertised_address;
   impl.storage = std::move(storage);
+  impl.sql_executor =
+      std::make_unique<SqlExecutor>(impl.storage.get(), impl.options.max_result_rows);
   impl.faults = &server->faults_;
   FaultInjector* faults = &server->faults_;
   impl.storage->set_step_hook([faults](std::string_view step) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "mclocal/render.h"
+#include "mclocal/xml.h"
 #include "mcsink/common/status.h"
 #include "mcsink/maxcompute_client/http.h"
 #include "mcsink/maxcompute_client/signing.h"
@@ -29,51 +30,13 @@ namespace mcc = mcsink::maxcompute_client;
 
 namespace {
 
-std::string XmlUnescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '&') {
-      for (auto [ent, ch] : {std::pair{"&amp;", '&'},
-                             {"&lt;", '<'},
-                             {"&gt;", '>'},
-                             {"&quot;", '"'},
-                             {"&apos;", '\''}}) {
-        if (s.substr(i, std::string_view(ent).size()) == ent) {
-          out += ch;
-          i += std::string_view(ent).size() - 1;
-          goto next;
-        }
-      }
-    }
-    out += s[i];
-  next:;
-  }
-  return out;
-}
-
-std::optional<std::string> Element(std::string_view xml, std::string_view tag) {
-  const std::string open = absl::StrCat("<", std::string(tag));
-  size_t pos = xml.find(open);
-  if (pos == std::string_view::npos) return std::nullopt;
-  const size_t gt = xml.find('>', pos);
-  if (gt == std::string_view::npos) return std::nullopt;
-  if (xml[gt - 1] == '/') return std::string();
-  const size_t end = xml.find(absl::StrCat("</", std::string(tag), ">"), gt);
-  if (end == std::string_view::npos) return std::nullopt;
-  std::string_view inner = xml.substr(gt + 1, end - gt - 1);
-  if (inner.substr(0, 9) == "<![CDATA[" && inner.size() >= 12) {
-    return std::string(inner.substr(9, inner.size() - 12));
-  }
-  return XmlUnescape(inner);
-}
-
 absl::StatusOr<mcc::HttpResponse> Send(mcc::HttpClient& client, mcc::HttpRequest req) {
   MCSINK_ASSIGN_OR_RETURN(mcc::HttpResponse resp, client.Send(req));
   if (resp.status >= 300) {
-    const std::string msg = Element(resp.body, "Message").value_or(resp.body);
-    return absl::UnknownError(absl::StrCat("HTTP ", resp.status, " from ", req.method, " ",
-                                           req.path, ": ", Element(resp.body, "Code").value_or(""),
-                                           " ", msg));
+    const std::string msg = mclocal::XmlElementText(resp.body, "Message").value_or(resp.body);
+    return absl::UnknownError(
+        absl::StrCat("HTTP ", resp.status, " from ", req.method, " ", req.path, ": ",
+                     mclocal::XmlElementText(resp.body, "Code").value_or(""), " ", msg));
   }
   return resp;
 }
@@ -116,7 +79,7 @@ absl::Status Run(const std::string& statement) {
     status.path = resource;
     status.query = {{"curr_project", project}};
     MCSINK_ASSIGN_OR_RETURN(mcc::HttpResponse st, Send(*client, status));
-    if (Element(st.body, "Status").value_or("") == "Terminated") break;
+    if (mclocal::XmlElementText(st.body, "Status").value_or("") == "Terminated") break;
     if (attempt > 600) return absl::DeadlineExceededError("instance did not finish in time");
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 * (attempt + 1), 1000)));
   }
@@ -124,8 +87,8 @@ absl::Status Run(const std::string& statement) {
   result.path = resource;
   result.query = {{"curr_project", project}, {"result", ""}};
   MCSINK_ASSIGN_OR_RETURN(mcc::HttpResponse res, Send(*client, result));
-  const std::string task_status = Element(res.body, "Status").value_or("");
-  const std::string text = Element(res.body, "Result").value_or("");
+  const std::string task_status = mclocal::XmlElementText(res.body, "Status").value_or("");
+  const std::string text = mclocal::XmlElementText(res.body, "Result").value_or("");
   if (task_status != "Success") return absl::UnknownError(absl::StrCat("FAILED: ", text));
   const size_t fmt = res.body.find("Format=\"csv\"");
   if (fmt != std::string::npos) {
