@@ -85,6 +85,7 @@ int Run() {
   transform_options.schema = target->schema;
   transform_options.kafka_properties = *kafka;
   transform_options.writer_channel = (*writer_server)->InProcessChannel();
+  transform_options.max_unacked_bytes = mcsink::runtime::TransformUnackedBytesFromFlags();
   auto transform = mcsink::transform::TransformService::Create(transform_options, *registry);
   if (!Check(transform)) return 1;
   auto server = mcsink::GrpcServer::Start(
@@ -97,6 +98,7 @@ int Run() {
   ingest_options.connector = *config;
   ingest_options.extra_kafka_properties = *kafka;
   ingest_options.transform_channel = (*server)->InProcessChannel();
+  mcsink::runtime::ApplyIngestFlags(config->concurrency(), &ingest_options);
   auto ingest = mcsink::ingest::IngestService::Create(ingest_options, *registry);
   if (!Check(ingest)) return 1;
   (*ingest)->Start();
@@ -134,6 +136,6 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "mcsink all-in-one: Kafka to MaxCompute sink connector\n  mcsink --connector_config=FILE");
   absl::ParseCommandLine(argc, argv);
-  mcsink::BlockShutdownSignals();
+  mcsink::InitService();
   return Run();
 }

@@ -13,6 +13,7 @@
 #include "mcsink/config/secrets.h"
 #include "mcsink/controller/internal_topics.h"
 #include "mcsink/ingest/ingest_service.h"
+#include "mcsink/runtime/flags.h"
 
 ABSL_FLAG(std::string, connector_config, "", "connector config (JSON, proto ConnectorConfig)");
 ABSL_FLAG(std::string, transform_address, "127.0.0.1:50052", "host:port of transform");
@@ -54,6 +55,7 @@ int Run() {
   options.extra_kafka_properties = *kafka;
   options.transform_channel = grpc::CreateChannel(absl::GetFlag(FLAGS_transform_address),
                                                   grpc::InsecureChannelCredentials());
+  mcsink::runtime::ApplyIngestFlags(config->concurrency(), &options);
   auto service = mcsink::ingest::IngestService::Create(options, *registry);
   if (!service.ok()) {
     MCSINK_LOG(ERROR) << service.status();
@@ -82,6 +84,6 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "mcsink-ingest --connector_config=FILE --transform_address=HOST:PORT");
   absl::ParseCommandLine(argc, argv);
-  mcsink::BlockShutdownSignals();
+  mcsink::InitService();
   return Run();
 }

@@ -12,6 +12,7 @@
 #include "mcsink/config/connector_config.h"
 #include "mcsink/config/secrets.h"
 #include "mcsink/connection/connection.h"
+#include "mcsink/runtime/flags.h"
 #include "mcsink/transform/transform_service.h"
 
 ABSL_FLAG(std::string, connector_config, "", "connector config (JSON, proto ConnectorConfig)");
@@ -46,6 +47,7 @@ int Run() {
   options.kafka_properties = *kafka;
   options.writer_channel =
       grpc::CreateChannel(absl::GetFlag(FLAGS_writer_address), grpc::InsecureChannelCredentials());
+  options.max_unacked_bytes = mcsink::runtime::TransformUnackedBytesFromFlags();
   auto service = mcsink::transform::TransformService::Create(options, *registry);
   if (!service.ok()) {
     MCSINK_LOG(ERROR) << service.status();
@@ -75,6 +77,6 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "mcsink-transform --connector_config=FILE --writer_address=HOST:PORT");
   absl::ParseCommandLine(argc, argv);
-  mcsink::BlockShutdownSignals();
+  mcsink::InitService();
   return Run();
 }

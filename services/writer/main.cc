@@ -75,6 +75,6 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("mcsink-writer --connector_config=FILE");
   absl::ParseCommandLine(argc, argv);
-  mcsink::BlockShutdownSignals();
+  mcsink::InitService();
   return Run();
 }

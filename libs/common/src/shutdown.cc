@@ -1,5 +1,6 @@
 #include "mcsink/common/shutdown.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -22,6 +23,11 @@ sigset_t ShutdownSet() {
 void BlockShutdownSignals() {
   const sigset_t set = ShutdownSet();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void InitService() {
+  BlockShutdownSignals();
+  mallopt(M_ARENA_MAX, 2);
 }
 
 std::optional<int> WaitForShutdownSignal(absl::Duration timeout) {

@@ -87,7 +87,13 @@ absl::StatusOr<std::unique_ptr<ConsumerWorker>> ConsumerWorker::Create(ConsumerO
   props["enable.auto.commit"] = "false";
   props["enable.auto.offset.store"] = "false";
   props["auto.offset.reset"] = worker->options_.start_from_earliest ? "earliest" : "latest";
+  // Prefetching is bounded by the queue size, and so is each fetch response, which librdkafka
+  // would otherwise let grow to 50 MiB per request on top of the queue.
+  const int64_t fetch_bytes = worker->options_.fetch_queue_kbytes * 1024;
   props["queued.max.messages.kbytes"] = absl::StrCat(worker->options_.fetch_queue_kbytes);
+  props.try_emplace("fetch.max.bytes", absl::StrCat(fetch_bytes));
+  props.try_emplace("max.partition.fetch.bytes",
+                    absl::StrCat(std::min<int64_t>(fetch_bytes, 1 << 20)));
   props.try_emplace("client.id", absl::StrCat(worker->options_.connector, "-ingest-", index));
   MCSINK_ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf, kafka::MakeConf(props));
   std::string err;
@@ -192,7 +198,9 @@ void ConsumerWorker::Flush() {
   for (const v1::OffsetRange& r : batch_.ranges()) {
     ranges.push_back({{r.topic(), r.partition()}, r.first_offset(), r.last_offset()});
   }
-  tracker_.Sent(id, ranges, batch_bytes_);
+  // What the batch holds in memory (about twice its payload), so the in-flight bound is a bound
+  // on memory.
+  tracker_.Sent(id, ranges, static_cast<int64_t>(batch_.SpaceUsedLong()));
   if (metrics_ != nullptr) {
     metrics_->OnConsumed(batch_.records_size(), batch_bytes_);
     metrics_->OnBatchSent(batch_.records_size(), batch_bytes_);

@@ -1,5 +1,7 @@
 #include "mcsink/runtime/flags.h"
 
+#include <algorithm>
+
 #include "absl/flags/flag.h"
 
 ABSL_FLAG(int, commit_interval_seconds, 30,
@@ -7,6 +9,11 @@ ABSL_FLAG(int, commit_interval_seconds, 30,
 ABSL_FLAG(int, block_mb, 16, "cut a Tunnel block at this many MiB");
 ABSL_FLAG(int, commit_mb, 128, "commit an upload session once it holds this many MiB");
 ABSL_FLAG(int, writer_buffer_mb, 256, "most MiB the writer holds uncommitted");
+ABSL_FLAG(int, ingest_in_flight_mb, 128,
+          "most MiB of records ingest has sent and not seen acknowledged (then it pauses)");
+ABSL_FLAG(int, ingest_fetch_queue_mb, 48, "most MiB librdkafka prefetches, over all consumers");
+ABSL_FLAG(int, transform_unacked_mb, 128,
+          "most MiB of rows transform has sent the writer and not seen acknowledged");
 
 namespace mcsink::runtime {
 
@@ -18,6 +25,21 @@ writer::TableWriterOptions WriterOptionsFromFlags(const std::string& table) {
   options.commit_bytes = int64_t{absl::GetFlag(FLAGS_commit_mb)} << 20;
   options.max_buffered_bytes = int64_t{absl::GetFlag(FLAGS_writer_buffer_mb)} << 20;
   return options;
+}
+
+void ApplyIngestFlags(uint32_t concurrency, ingest::IngestServiceOptions* options) {
+  const int64_t threads = std::max<uint32_t>(concurrency, 1);
+  const int64_t in_flight = int64_t{absl::GetFlag(FLAGS_ingest_in_flight_mb)} << 20;
+  options->max_unacked_bytes = in_flight;
+  options->tuning.max_in_flight_bytes = std::max<int64_t>(in_flight / threads, 1 << 20);
+  options->tuning.max_batch_bytes =
+      std::min(options->tuning.max_batch_bytes, options->tuning.max_in_flight_bytes / 2);
+  options->tuning.fetch_queue_kbytes = std::max<int64_t>(
+      (int64_t{absl::GetFlag(FLAGS_ingest_fetch_queue_mb)} << 10) / threads, 1024);
+}
+
+int64_t TransformUnackedBytesFromFlags() {
+  return int64_t{absl::GetFlag(FLAGS_transform_unacked_mb)} << 20;
 }
 
 }  // namespace mcsink::runtime

@@ -165,15 +165,14 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
         continue;
       }
       const v1::KafkaRecord& r = batch.records(static_cast<int>(e.input_index));
-      auto [it, fresh] = stopped_.try_emplace({batch.topic(), r.partition()}, r.offset());
-      if (fresh || r.offset() < it->second) {
-        it->second = r.offset();
-        v1::PartitionFailure* f = pending->ack.add_stopped();
-        f->set_topic(batch.topic());
-        f->set_partition(r.partition());
-        f->set_offset(r.offset());
-        f->set_code(std::string(convert::ErrorCodeName(e.code)));
-        f->set_message(e.message);
+      auto [it, fresh] = stopped_.try_emplace({batch.topic(), r.partition()});
+      if (fresh || r.offset() < it->second.offset()) {
+        v1::PartitionFailure& f = it->second;
+        f.set_topic(batch.topic());
+        f.set_partition(r.partition());
+        f.set_offset(r.offset());
+        f.set_code(std::string(convert::ErrorCodeName(e.code)));
+        f.set_message(e.message);
         metrics_.OnPartitionStopped();
         MCSINK_LOG(ERROR) << options_.connector.name() << ": " << batch.topic() << "["
                           << r.partition() << "] stopped at offset " << r.offset() << ": "
@@ -182,7 +181,9 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
     }
     for (const v1::OffsetRange& range : batch.ranges()) {
       auto it = stopped_.find({range.topic(), range.partition()});
-      if (it != stopped_.end()) stops[range.partition()] = it->second;
+      if (it == stopped_.end()) continue;
+      stops[range.partition()] = it->second.offset();
+      *pending->ack.add_stopped() = it->second;
     }
   }
 

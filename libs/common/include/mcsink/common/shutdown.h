@@ -11,6 +11,11 @@ namespace mcsink {
 
 void BlockShutdownSignals();
 
+// What every service does first in main: BlockShutdownSignals, and cap glibc's malloc arenas at
+// two, since a service's many threads (consumers, gRPC, librdkafka) would otherwise each keep an
+// arena of freed memory and inflate resident memory well beyond what the service holds.
+void InitService();
+
 // The signal number received, or nullopt when `timeout` passed first.
 std::optional<int> WaitForShutdownSignal(absl::Duration timeout = absl::InfiniteDuration());
 

@@ -64,8 +64,10 @@ class TransformService final : public v1::Transform::Service {
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Pending>> pending_ ABSL_GUARDED_BY(mu_);
-  // Partitions stopped by the failure policy "stop", at the offset that failed.
-  std::map<std::pair<std::string, int32_t>, int64_t> stopped_ ABSL_GUARDED_BY(mu_);
+  // Partitions stopped by the failure policy "stop", with the record that failed. Every ack of a
+  // batch that touches one repeats it, so whichever consumer owns the partition (after a
+  // rebalance too) stops at that record.
+  std::map<std::pair<std::string, int32_t>, v1::PartitionFailure> stopped_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mcsink::transform
