@@ -18,6 +18,7 @@ packages=(
   librdkafka-dev libabsl-dev libcpprest-dev prometheus-cpp-dev libssl-dev zlib1g-dev
   libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev kcat
   openjdk-17-jre-headless maven
+  prometheus python3-yaml
 )
 
 missing=()

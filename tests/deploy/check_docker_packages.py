@@ -15,7 +15,7 @@ import sys
 # In deploy/setup.sh for development and tests only, not needed to build the services.
 TEST_ONLY = {"git", "curl", "python3", "python3-venv", "clang-format", "clang-14",
              "libclang-rt-14-dev", "tzdata", "libgtest-dev", "libgmock-dev", "libbenchmark-dev",
-             "kcat", "openjdk-17-jre-headless", "maven"}
+             "kcat", "openjdk-17-jre-headless", "maven", "prometheus", "python3-yaml"}
 
 
 def dockerfile_stages(path):
