@@ -114,13 +114,22 @@ class IngestConsumerTest : public ::testing::Test {
 TEST_F(IngestConsumerTest, TwoWorkersDeliverEveryRecordOnceAndCommitTheLogEnd) {
   ASSERT_OK(admin_->CreateTopic({.name = topic_, .partitions = 6}));
   constexpr int64_t kRecords = 20'000;
-  ASSERT_OK(Produce(kRecords));
 
   RecordingSink sink;
   ASSERT_OK_AND_ASSIGN(auto w0, ConsumerWorker::Create(Options(), &sink, 0));
   ASSERT_OK_AND_ASSIGN(auto w1, ConsumerWorker::Create(Options(), &sink, 1));
   w0->Start();
   w1->Start();
+  // Once the group has settled with both members, the records are produced.
+  const absl::Time settle = absl::Now() + absl::Seconds(60);
+  while ((w0->stats().assignment.empty() || w1->stats().assignment.empty() ||
+          w0->stats().assignment.size() + w1->stats().assignment.size() != 6) &&
+         absl::Now() < settle) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(w0->stats().assignment.empty());
+  ASSERT_FALSE(w1->stats().assignment.empty());
+  ASSERT_OK(Produce(kRecords));
   const absl::Time deadline = absl::Now() + absl::Seconds(90);
   std::set<std::pair<int32_t, int64_t>> in_batches;
   int64_t duplicates = 0;

@@ -89,8 +89,7 @@ TEST(AckTracker, ACapHoldsTheCommitBeforeAFailedRecord) {
   tracker.Cap(kP0, 7);  // record 7 failed under the stop policy
   tracker.Acked(1);
   tracker.Acked(2);
-  EXPECT_EQ(tracker.TakeCommittable(),
-            (std::map<TopicPartition, int64_t>{{kP0, 7}, {kP1, 10}}));
+  EXPECT_EQ(tracker.TakeCommittable(), (std::map<TopicPartition, int64_t>{{kP0, 7}, {kP1, 10}}));
 }
 
 TEST(AckTracker, ACapAlsoLowersAnUntakenCommit) {
