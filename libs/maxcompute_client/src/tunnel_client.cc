@@ -303,4 +303,85 @@ absl::StatusOr<DownloadedRows> TunnelClient::ReadRows(const UploadTarget& target
   return rows;
 }
 
+absl::StatusOr<StreamSessionInfo> ParseStreamSessionJson(std::string_view body) {
+  web::json::value root;
+  try {
+    root = web::json::value::parse(std::string(body));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream session response is not JSON (", e.what(), ")"));
+  }
+  StreamSessionInfo info;
+  info.session_name = JsonText(root, "session_name");
+  if (info.session_name.empty()) {
+    return absl::InvalidArgumentError("stream session response has no session_name");
+  }
+  info.status = absl::AsciiStrToUpper(JsonText(root, "status"));
+  if (root.has_field("slots") && root.at("slots").is_array()) {
+    for (const web::json::value& slot : root.at("slots").as_array()) {
+      // Each slot is [id, "ip:port"] (J Util.parseSlots).
+      if (!slot.is_array() || slot.size() != 2) {
+        return absl::InvalidArgumentError("stream session slot is not [id, address]");
+      }
+      const auto text = [](const web::json::value& v) {
+        return v.is_string() ? v.as_string() : v.serialize();
+      };
+      info.slots.emplace_back(text(slot.at(0)), text(slot.at(1)));
+    }
+  }
+  if (info.slots.empty()) return absl::InvalidArgumentError("stream session has no slots");
+  if (root.has_field("schema")) {
+    MCSINK_ASSIGN_OR_RETURN(info.columns, TunnelColumns(root.at("schema"), "columns"));
+    MCSINK_ASSIGN_OR_RETURN(info.partition_keys, TunnelColumns(root.at("schema"), "partitionKeys"));
+  }
+  return info;
+}
+
+absl::StatusOr<StreamSessionInfo> TunnelClient::CreateStreamSession(const UploadTarget& target,
+                                                                    bool create_partition) {
+  HttpRequest request = NewRequest("POST", target);
+  request.path += "/streams";
+  AddPartition(target, &request.query);
+  if (create_partition) request.query.emplace_back("create_partition", "");
+  const std::string operation = absl::StrCat("create stream session for ", Describe(target));
+  MCSINK_ASSIGN_OR_RETURN(const HttpResponse response, Call(std::move(request), operation));
+  auto session = ParseStreamSessionJson(response.body);
+  if (!session.ok()) return Annotate(session.status(), operation);
+  if (session->status == "INIT") {
+    return absl::UnavailableError(absl::StrCat(operation, ": the session is still initiating"));
+  }
+  return session;
+}
+
+absl::Status TunnelClient::WriteStreamPack(const UploadTarget& target,
+                                           const StreamSessionInfo& session,
+                                           std::shared_ptr<const std::string> pack,
+                                           int64_t record_count,
+                                           std::string_view content_encoding) {
+  const auto& [slot_id, slot_server] = session.slots[next_slot_++ % session.slots.size()];
+  HttpRequest request = NewRequest("PUT", target);
+  request.path += "/streams";
+  request.query.emplace_back("uploadid", session.session_name);
+  request.query.emplace_back("slotid", slot_id);
+  AddPartition(target, &request.query);
+  request.query.emplace_back("record_count", absl::StrCat(record_count));
+  request.headers.emplace_back("Content-Type", "application/octet-stream");
+  request.headers.emplace_back("odps-tunnel-slot-num", absl::StrCat(session.slots.size()));
+  request.headers.emplace_back("odps-tunnel-routed-server", slot_server);
+  if (!content_encoding.empty()) {
+    request.headers.emplace_back("Content-Encoding", std::string(content_encoding));
+  }
+  request.body = std::move(pack);
+  const std::string operation =
+      absl::StrCat("write a pack of ", record_count, " records to stream ", session.session_name,
+                   " for ", Describe(target));
+  MCSINK_ASSIGN_OR_RETURN(const HttpResponse response, Call(std::move(request), operation));
+  // The Java SDK requires these on every answer (it reloads when the slot count changes).
+  if (!response.Header("odps-tunnel-slot-num").has_value()) {
+    return absl::DataLossError(
+        absl::StrCat(operation, ": the answer lacks the odps-tunnel-slot-num header"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace mcsink::maxcompute_client

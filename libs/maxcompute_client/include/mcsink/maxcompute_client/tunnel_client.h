@@ -4,6 +4,7 @@
 // block body is shared, not copied, across retries.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -48,6 +49,17 @@ struct DownloadedRows {
   std::string content_encoding;
 };
 
+// A stream upload session (§4.1): packs become visible as their PUT succeeds; no blocks, no
+// commit. Writes go round-robin over the session's slots.
+struct StreamSessionInfo {
+  std::string session_name;
+  std::string status;                                      // upper case
+  std::vector<std::pair<std::string, std::string>> slots;  // (slot id, ip:port)
+  std::vector<ColumnInfo> columns;
+  std::vector<ColumnInfo> partition_keys;
+};
+absl::StatusOr<StreamSessionInfo> ParseStreamSessionJson(std::string_view body);
+
 struct TunnelClientOptions {
   // Tunnel endpoint `scheme://host[:port]` (RestClient::GetTunnelEndpoint, or configured).
   std::string endpoint;
@@ -90,6 +102,16 @@ class TunnelClient {
       const UploadTarget& target, std::string_view upload_id,
       const std::optional<std::vector<int64_t>>& expected_block_ids = std::nullopt);
 
+  // `POST .../streams[?partition=][&create_partition]`: a stream upload session.
+  absl::StatusOr<StreamSessionInfo> CreateStreamSession(const UploadTarget& target,
+                                                        bool create_partition = true);
+  // `PUT .../streams?uploadid=&slotid=&record_count=`: one pack (a complete record stream of
+  // `record_count` records, compressed as `content_encoding` says), on the slot after the one
+  // used last. Visible once this returns OK.
+  absl::Status WriteStreamPack(const UploadTarget& target, const StreamSessionInfo& session,
+                               std::shared_ptr<const std::string> pack, int64_t record_count,
+                               std::string_view content_encoding = "");
+
   // `POST ...?downloads[&partition=]`, reloaded until it is no longer INITIATING.
   absl::StatusOr<DownloadSessionInfo> CreateDownloadSession(const UploadTarget& target);
   // `GET ...?downloadid=<id>&data&rowrange=(start,count)[&columns=a,b]`, asking for deflate.
@@ -105,6 +127,7 @@ class TunnelClient {
 
   const TunnelClientOptions options_;
   std::unique_ptr<HttpClient> http_;
+  std::atomic<uint64_t> next_slot_{0};
 };
 
 }  // namespace mcsink::maxcompute_client
