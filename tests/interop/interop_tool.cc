@@ -1,6 +1,6 @@
 // mclocal_interop_tool: uploads and downloads rows through the Tunnel with our own code (the
-// mcsink_maxcompute codec; uploads through mcsink_maxcompute_client's TunnelClient, downloads
-// through its HTTP client and signer, as it has no download client yet), so the pytest
+// mcsink_maxcompute codec; uploads and downloads through mcsink_maxcompute_client's
+// TunnelClient), so the pytest
 // interop tests can compare what pyodps writes and reads with what we write and read.
 //
 // Rows are JSON lines: one array per row, one entry per data column, null or the value's
@@ -53,15 +53,6 @@ namespace mcc = mcsink::maxcompute_client;
 using json = web::json::value;
 
 namespace {
-
-absl::StatusOr<mc::TableSchema> SchemaFromJson(const json& session) {
-  mc::TableSchema schema;
-  for (const auto& col : session.at("Schema").at("columns").as_array()) {
-    MCSINK_ASSIGN_OR_RETURN(mc::Type type, mc::Type::Parse(col.at("type").as_string()));
-    schema.columns.push_back(mc::Column{col.at("name").as_string(), type, true});
-  }
-  return schema;
-}
 
 std::string Hex(std::string_view bytes) {
   return absl::BytesToHexString(absl::string_view(bytes.data(), bytes.size()));
@@ -158,52 +149,6 @@ json ToCanonical(const mc::Value& v) {
   return std::visit(V{}, v);
 }
 
-class Tunnel {
- public:
-  static absl::StatusOr<Tunnel> Create() {
-    mcc::Credentials creds{absl::GetFlag(FLAGS_access_id), absl::GetFlag(FLAGS_access_key), "", {}};
-    mcc::HttpClientOptions options;
-    options.base_url = absl::GetFlag(FLAGS_endpoint);
-    options.retry.max_attempts = 1;
-    auto signer = [creds](mcc::HttpRequest* r) {
-      mcc::RemoveHeader(&r->headers, "Date");
-      mcc::SignRequest(r->method, r->path, r->query, &r->headers, creds, absl::Now(), std::nullopt);
-      return absl::OkStatus();
-    };
-    MCSINK_ASSIGN_OR_RETURN(auto client, mcc::HttpClient::Create(options, signer));
-    Tunnel t;
-    t.client_ = std::shared_ptr<mcc::HttpClient>(std::move(client));
-    t.resource_ = absl::StrCat("/projects/", absl::GetFlag(FLAGS_project), "/tables/",
-                               absl::GetFlag(FLAGS_table));
-    return t;
-  }
-
-  absl::StatusOr<mcc::HttpResponse> Call(std::string method, mcc::QueryParams query,
-                                         std::optional<std::string> body = std::nullopt,
-                                         mcc::Headers headers = {}) {
-    mcc::HttpRequest req;
-    req.method = std::move(method);
-    req.path = resource_;
-    req.query = std::move(query);
-    if (!absl::GetFlag(FLAGS_partition).empty()) {
-      req.query.emplace_back("partition", absl::GetFlag(FLAGS_partition));
-    }
-    req.headers = std::move(headers);
-    req.headers.emplace_back("x-odps-tunnel-version", "6");
-    if (body) req.SetBody(std::move(*body));
-    MCSINK_ASSIGN_OR_RETURN(mcc::HttpResponse resp, client_->Send(req));
-    if (resp.status >= 300) {
-      return absl::UnknownError(
-          absl::StrCat("HTTP ", resp.status, " on ", req.method, ": ", resp.body));
-    }
-    return resp;
-  }
-
- private:
-  std::shared_ptr<mcc::HttpClient> client_;
-  std::string resource_;
-};
-
 // Uploads through mcsink_maxcompute_client's TunnelClient (the production upload path): one
 // session, blocks of --block_rows rows, commit with the block-list check.
 absl::Status Upload() {
@@ -258,21 +203,24 @@ absl::Status Upload() {
 }
 
 absl::Status Download() {
-  MCSINK_ASSIGN_OR_RETURN(Tunnel tunnel, Tunnel::Create());
-  MCSINK_ASSIGN_OR_RETURN(auto created, tunnel.Call("POST", {{"downloads", ""}}));
-  const json session = json::parse(created.body);
-  const std::string id = session.at("DownloadID").as_string();
-  const int64_t count = session.at("RecordCount").as_number().to_int64();
-  MCSINK_ASSIGN_OR_RETURN(mc::TableSchema schema, SchemaFromJson(session));
-  mcc::Headers headers;
-  if (absl::GetFlag(FLAGS_deflate)) headers.emplace_back("Accept-Encoding", "deflate");
-  MCSINK_ASSIGN_OR_RETURN(
-      auto data,
-      tunnel.Call("GET",
-                  {{"downloadid", id}, {"data", ""}, {"rowrange", absl::StrCat("(0,", count, ")")}},
-                  std::nullopt, headers));
+  mcc::TunnelClientOptions options;
+  options.endpoint = absl::GetFlag(FLAGS_endpoint);
+  options.project = absl::GetFlag(FLAGS_project);
+  options.retry.max_attempts = 1;
+  auto credentials = std::make_shared<mcc::StaticCredentialsProvider>(
+      mcc::Credentials{absl::GetFlag(FLAGS_access_id), absl::GetFlag(FLAGS_access_key), "", {}});
+  MCSINK_ASSIGN_OR_RETURN(auto client, mcc::TunnelClient::Create(options, credentials));
+  const mcc::UploadTarget target{absl::GetFlag(FLAGS_table), absl::GetFlag(FLAGS_partition), ""};
+  MCSINK_ASSIGN_OR_RETURN(mcc::DownloadSessionInfo session, client->CreateDownloadSession(target));
+  mc::TableSchema schema;
+  for (const auto& col : session.columns) {
+    MCSINK_ASSIGN_OR_RETURN(mc::Type type, mc::Type::Parse(col.type));
+    schema.columns.push_back(mc::Column{col.name, type, col.nullable});
+  }
+  MCSINK_ASSIGN_OR_RETURN(mcc::DownloadedRows data,
+                          client->ReadRows(target, session.download_id, 0, session.record_count));
   std::string body = std::move(data.body);
-  if (auto enc = data.Header("Content-Encoding"); enc && *enc == "deflate") {
+  if (data.content_encoding == "deflate") {
     MCSINK_ASSIGN_OR_RETURN(body, mc::DeflateDecompress(body, size_t{1} << 30));
   }
   MCSINK_ASSIGN_OR_RETURN(std::vector<mc::Row> rows, mc::DecodeRecordStream(schema, body));
