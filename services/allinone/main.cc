@@ -20,19 +20,12 @@
 #include "mcsink/transform/transform_service.h"
 #include "mcsink/writer/writer_service.h"
 
-ABSL_FLAG(std::string, connector_config, "", "connector config (JSON, proto ConnectorConfig)");
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:50051", "host:port of the gRPC API");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9464", "host:port of the Prometheus /metrics");
-ABSL_FLAG(int, drain_seconds, 30, "how long SIGTERM may take to finish in-flight work");
 
 namespace {
 
-template <typename T>
-bool Check(const absl::StatusOr<T>& result) {
-  if (result.ok()) return true;
-  MCSINK_LOG(ERROR) << result.status();
-  return false;
-}
+using mcsink::runtime::Check;
 
 // Without a connector the process serves health and /metrics only (until the controller, which
 // will hand it connectors, joins the all-in-one process).
@@ -51,20 +44,15 @@ int RunIdle() {
 
 int Run() {
   if (absl::GetFlag(FLAGS_connector_config).empty()) return RunIdle();
-  auto config = mcsink::config::LoadJsonFile(absl::GetFlag(FLAGS_connector_config));
-  if (!Check(config)) return 2;
-  auto kafka = mcsink::config::KafkaPropertiesFor(*config);
-  if (!Check(kafka)) return 2;
-  auto registry = std::make_shared<prometheus::Registry>();
-  auto metrics = mcsink::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_address), registry);
-  if (!Check(metrics)) return 1;
+  auto base = mcsink::runtime::StartService(absl::GetFlag(FLAGS_metrics_address));
+  if (!Check(base)) return 2;
+  const mcsink::v1::ConnectorConfig* config = &base->config;
+  const mcsink::kafka::Properties* kafka = &base->kafka;
+  prometheus::Registry* registry = base->registry.get();
   // Deploying a connector creates (or checks) its internal topics first.
   auto admin = mcsink::kafka::Admin::Create(*kafka);
   if (!Check(admin)) return 1;
-  if (absl::Status s = mcsink::controller::EnsureInternalTopics(**admin, *config); !s.ok()) {
-    MCSINK_LOG(ERROR) << s;
-    return 1;
-  }
+  if (!Check(mcsink::controller::EnsureInternalTopics(**admin, *config))) return 1;
   auto target = mcsink::connection::Connect(config->target());
   if (!Check(target)) return 1;
 
@@ -105,12 +93,12 @@ int Run() {
   MCSINK_LOG(INFO) << "mcsink " << config->name() << ": " << config->source_topic() << " -> "
                    << config->target().project() << "." << config->target().table()
                    << "; gRPC on port " << (*server)->port() << ", metrics on port "
-                   << (*metrics)->port();
+                   << base->metrics->port();
 
   const auto signal = mcsink::WaitForShutdownSignal();
   MCSINK_LOG(INFO) << "signal " << signal.value_or(0) << ": draining";
   (*server)->SetServing(false);
-  const absl::Time deadline = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+  const absl::Time deadline = mcsink::runtime::DrainDeadline();
   // Ingest waits for acknowledgements of what it sent, so the writer commits early meanwhile.
   std::atomic<bool> ingest_stopped{false};
   std::thread stopper([&] {
@@ -123,7 +111,7 @@ int Run() {
   }
   stopper.join();
   (*transform)->Stop(std::max(absl::ZeroDuration(), deadline - absl::Now()));
-  if (absl::Status s = (*writer)->Drain(deadline); !s.ok()) MCSINK_LOG(WARNING) << "drain: " << s;
+  Check((*writer)->Drain(deadline));
   (*server)->Shutdown(absl::Seconds(1));
   (*writer_server)->Shutdown(absl::Seconds(1));
   MCSINK_LOG(INFO) << "mcsink stopped";

@@ -3,7 +3,12 @@
 #include <algorithm>
 
 #include "absl/flags/flag.h"
+#include "mcsink/common/status.h"
+#include "mcsink/config/connector_config.h"
+#include "mcsink/config/secrets.h"
 
+ABSL_FLAG(std::string, connector_config, "", "connector config (JSON, proto ConnectorConfig)");
+ABSL_FLAG(int, drain_seconds, 30, "how long SIGTERM may take to finish in-flight work");
 ABSL_FLAG(int, commit_interval_seconds, 30,
           "commit an upload session at the latest this long after its first row");
 ABSL_FLAG(int, block_mb, 16, "cut a Tunnel block at this many MiB");
@@ -16,6 +21,19 @@ ABSL_FLAG(int, transform_unacked_mb, 128,
           "most MiB of rows transform has sent the writer and not seen acknowledged");
 
 namespace mcsink::runtime {
+
+absl::StatusOr<ServiceBase> StartService(const std::string& metrics_address) {
+  ServiceBase base;
+  MCSINK_ASSIGN_OR_RETURN(base.config, config::LoadJsonFile(absl::GetFlag(FLAGS_connector_config)));
+  MCSINK_ASSIGN_OR_RETURN(base.kafka, config::KafkaPropertiesFor(base.config));
+  base.registry = std::make_shared<prometheus::Registry>();
+  MCSINK_ASSIGN_OR_RETURN(base.metrics, MetricsServer::Start(metrics_address, base.registry));
+  return base;
+}
+
+absl::Time DrainDeadline() {
+  return absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+}
 
 writer::TableWriterOptions WriterOptionsFromFlags(const std::string& table) {
   writer::TableWriterOptions options;

@@ -2,10 +2,19 @@
 // declared once.
 #pragma once
 
+#include <memory>
+#include <string>
 #include "absl/flags/declare.h"
+
+#include "mcsink/common/log.h"
+#include "mcsink/common/metrics_server.h"
 #include "mcsink/ingest/ingest_service.h"
+#include "mcsink/kafka/config.h"
+#include "mcsink/v1/connector.pb.h"
 #include "mcsink/writer/table_writer.h"
 
+ABSL_DECLARE_FLAG(std::string, connector_config);
+ABSL_DECLARE_FLAG(int, drain_seconds);
 ABSL_DECLARE_FLAG(int, commit_interval_seconds);
 ABSL_DECLARE_FLAG(int, block_mb);
 ABSL_DECLARE_FLAG(int, commit_mb);
@@ -15,6 +24,32 @@ ABSL_DECLARE_FLAG(int, ingest_fetch_queue_mb);
 ABSL_DECLARE_FLAG(int, transform_unacked_mb);
 
 namespace mcsink::runtime {
+
+// What every service starts from: the connector config of --connector_config (validated), its
+// Kafka properties with secret references read, and /metrics serving `registry`.
+struct ServiceBase {
+  v1::ConnectorConfig config;
+  kafka::Properties kafka;
+  std::shared_ptr<prometheus::Registry> registry;
+  std::unique_ptr<MetricsServer> metrics;
+};
+absl::StatusOr<ServiceBase> StartService(const std::string& metrics_address);
+
+// When a drain that starts now must end (--drain_seconds).
+absl::Time DrainDeadline();
+
+// Logs a failed result; true when it is OK.
+template <typename T>
+bool Check(const absl::StatusOr<T>& result) {
+  if (result.ok()) return true;
+  MCSINK_LOG(ERROR) << result.status();
+  return false;
+}
+inline bool Check(const absl::Status& status) {
+  if (status.ok()) return true;
+  MCSINK_LOG(ERROR) << status;
+  return false;
+}
 
 // TableWriterOptions for `table` from the flags above.
 writer::TableWriterOptions WriterOptionsFromFlags(const std::string& table);
