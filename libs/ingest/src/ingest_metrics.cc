@@ -1,13 +1,9 @@
 #include "mcsink/ingest/ingest_metrics.h"
 
+#include "mcsink/common/metric_families.h"
+
 namespace mcsink::ingest {
 namespace {
-
-prometheus::Counter& MakeCounter(prometheus::Registry& r, const std::string& name,
-                                 const std::string& help, const std::string& connector) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add(
-      {{"connector", connector}});
-}
 
 prometheus::Family<prometheus::Gauge>& MakeGauges(prometheus::Registry& r, const std::string& name,
                                                   const std::string& help) {
@@ -18,21 +14,22 @@ prometheus::Family<prometheus::Gauge>& MakeGauges(prometheus::Registry& r, const
 
 IngestMetrics::IngestMetrics(prometheus::Registry& r, const std::string& connector)
     : connector_(connector),
-      records_(
-          MakeCounter(r, "mcsink_ingest_records_total", "Records consumed from Kafka.", connector)),
-      bytes_(MakeCounter(r, "mcsink_ingest_bytes_total", "Key and value bytes consumed from Kafka.",
-                         connector)),
-      batches_(
-          MakeCounter(r, "mcsink_ingest_batches_total", "Batches sent to transform.", connector)),
-      commits_(MakeCounter(r, "mcsink_ingest_offset_commits_total",
-                           "Partition offsets committed to Kafka.", connector)),
-      commit_failures_(MakeCounter(r, "mcsink_ingest_offset_commit_failures_total",
-                                   "Kafka offset commits that failed.", connector)),
-      pauses_(MakeCounter(r, "mcsink_ingest_backpressure_pauses_total",
-                          "Times a consumer paused because too much was unacknowledged.",
-                          connector)),
-      stopped_(MakeCounter(r, "mcsink_ingest_stopped_partitions_total",
-                           "Partitions stopped by the failure policy 'stop'.", connector)),
+      records_(AddCounter(r, "mcsink_ingest_records_total", "Records consumed from Kafka.",
+                          {{"connector", connector}})),
+      bytes_(AddCounter(r, "mcsink_ingest_bytes_total", "Key and value bytes consumed from Kafka.",
+                        {{"connector", connector}})),
+      batches_(AddCounter(r, "mcsink_ingest_batches_total", "Batches sent to transform.",
+                          {{"connector", connector}})),
+      commits_(AddCounter(r, "mcsink_ingest_offset_commits_total",
+                          "Partition offsets committed to Kafka.", {{"connector", connector}})),
+      commit_failures_(AddCounter(r, "mcsink_ingest_offset_commit_failures_total",
+                                  "Kafka offset commits that failed.", {{"connector", connector}})),
+      pauses_(AddCounter(r, "mcsink_ingest_backpressure_pauses_total",
+                         "Times a consumer paused because too much was unacknowledged.",
+                         {{"connector", connector}})),
+      stopped_(AddCounter(r, "mcsink_ingest_stopped_partitions_total",
+                          "Partitions stopped by the failure policy 'stop'.",
+                          {{"connector", connector}})),
       lag_(MakeGauges(r, "mcsink_ingest_consumer_lag_records",
                       "Records between the consumer position and the log end, per partition.")),
       in_flight_batches_(MakeGauges(r, "mcsink_ingest_in_flight_batches",

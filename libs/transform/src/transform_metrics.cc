@@ -1,23 +1,17 @@
 #include "mcsink/transform/transform_metrics.h"
 
+#include "mcsink/common/metric_families.h"
+
 namespace mcsink::transform {
-namespace {
-
-prometheus::Counter& MakeCounter(prometheus::Registry& r, const std::string& name,
-                                 const std::string& help, const std::string& connector) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add(
-      {{"connector", connector}});
-}
-
-}  // namespace
 
 TransformMetrics::TransformMetrics(prometheus::Registry& r, const std::string& connector)
     : connector_(connector),
-      records_(MakeCounter(r, "mcsink_transform_records_total", "Records received from ingest.",
-                           connector)),
-      rows_(MakeCounter(r, "mcsink_transform_rows_total", "Rows converted for the writer.",
-                        connector)),
-      batches_(MakeCounter(r, "mcsink_transform_batches_total", "Batches converted.", connector)),
+      records_(AddCounter(r, "mcsink_transform_records_total", "Records received from ingest.",
+                          {{"connector", connector}})),
+      rows_(AddCounter(r, "mcsink_transform_rows_total", "Rows converted for the writer.",
+                       {{"connector", connector}})),
+      batches_(AddCounter(r, "mcsink_transform_batches_total", "Batches converted.",
+                          {{"connector", connector}})),
       convert_seconds_(
           prometheus::BuildHistogram()
               .Name("mcsink_transform_batch_convert_seconds")
@@ -30,13 +24,15 @@ TransformMetrics::TransformMetrics(prometheus::Registry& r, const std::string& c
                   .Name("mcsink_transform_conversion_errors_total")
                   .Help("Records that could not be converted, by reason.")
                   .Register(r)),
-      error_records_(MakeCounter(r, "mcsink_transform_error_topic_records_total",
-                                 "Failed records written to the error topic.", connector)),
-      error_record_failures_(MakeCounter(r, "mcsink_transform_error_topic_failures_total",
-                                         "Failed records the error topic did not take.",
-                                         connector)),
-      stopped_(MakeCounter(r, "mcsink_transform_stopped_partitions_total",
-                           "Partitions stopped by the failure policy 'stop'.", connector)),
+      error_records_(AddCounter(r, "mcsink_transform_error_topic_records_total",
+                                "Failed records written to the error topic.",
+                                {{"connector", connector}})),
+      error_record_failures_(AddCounter(r, "mcsink_transform_error_topic_failures_total",
+                                        "Failed records the error topic did not take.",
+                                        {{"connector", connector}})),
+      stopped_(AddCounter(r, "mcsink_transform_stopped_partitions_total",
+                          "Partitions stopped by the failure policy 'stop'.",
+                          {{"connector", connector}})),
       in_flight_(prometheus::BuildGauge()
                      .Name("mcsink_transform_in_flight_batches")
                      .Help("Batches converted and not yet acknowledged downstream.")
