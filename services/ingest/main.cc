@@ -40,12 +40,9 @@ int Run() {
   (*service)->Start();
   MCSINK_LOG(INFO) << "ingest running: health on port " << (*server)->port() << ", metrics on port "
                    << base->metrics->port();
-  mcsink::WaitForShutdownSignal();
-  MCSINK_LOG(INFO) << "draining";
-  (*server)->SetServing(false);
-  (*service)->Stop(mcsink::runtime::DrainDeadline() - absl::Now());
-  (*server)->Shutdown(absl::Seconds(1));
-  MCSINK_LOG(INFO) << "ingest stopped";
+  mcsink::runtime::ServeUntilShutdown("ingest", **server, [&] {
+    (*service)->Stop(mcsink::runtime::DrainDeadline() - absl::Now());
+  });
   return 0;
 }
 

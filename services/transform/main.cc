@@ -39,12 +39,9 @@ int Run() {
   if (!Check(server)) return 1;
   MCSINK_LOG(INFO) << "transform serving on port " << (*server)->port() << ", metrics on port "
                    << base->metrics->port();
-  mcsink::WaitForShutdownSignal();
-  MCSINK_LOG(INFO) << "draining";
-  (*server)->SetServing(false);
-  (*service)->Stop(mcsink::runtime::DrainDeadline() - absl::Now());
-  (*server)->Shutdown(absl::Seconds(1));
-  MCSINK_LOG(INFO) << "transform stopped";
+  mcsink::runtime::ServeUntilShutdown("transform", **server, [&] {
+    (*service)->Stop(mcsink::runtime::DrainDeadline() - absl::Now());
+  });
   return 0;
 }
 

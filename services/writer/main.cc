@@ -36,12 +36,8 @@ int Run() {
   if (!Check(server)) return 1;
   MCSINK_LOG(INFO) << "writer serving on port " << (*server)->port() << ", metrics on port "
                    << base->metrics->port();
-  mcsink::WaitForShutdownSignal();
-  MCSINK_LOG(INFO) << "draining";
-  (*server)->SetServing(false);
-  Check((*service)->Drain(mcsink::runtime::DrainDeadline()));
-  (*server)->Shutdown(absl::Seconds(1));
-  MCSINK_LOG(INFO) << "writer stopped";
+  mcsink::runtime::ServeUntilShutdown(
+      "writer", **server, [&] { Check((*service)->Drain(mcsink::runtime::DrainDeadline())); });
   return 0;
 }
 

@@ -149,23 +149,34 @@ json ToCanonical(const mc::Value& v) {
   return std::visit(V{}, v);
 }
 
-// Uploads through mcsink_maxcompute_client's TunnelClient (the production upload path): one
-// session, blocks of --block_rows rows, commit with the block-list check.
-absl::Status Upload() {
+// Our Tunnel client, on the flags' endpoint and keys, with no retries.
+absl::StatusOr<std::unique_ptr<mcc::TunnelClient>> Client() {
   mcc::TunnelClientOptions options;
   options.endpoint = absl::GetFlag(FLAGS_endpoint);
   options.project = absl::GetFlag(FLAGS_project);
   options.retry.max_attempts = 1;
   auto credentials = std::make_shared<mcc::StaticCredentialsProvider>(
       mcc::Credentials{absl::GetFlag(FLAGS_access_id), absl::GetFlag(FLAGS_access_key), "", {}});
-  MCSINK_ASSIGN_OR_RETURN(auto client, mcc::TunnelClient::Create(options, credentials));
-  const mcc::UploadTarget target{absl::GetFlag(FLAGS_table), absl::GetFlag(FLAGS_partition), ""};
-  MCSINK_ASSIGN_OR_RETURN(mcc::UploadSessionInfo session, client->CreateUploadSession(target));
+  return mcc::TunnelClient::Create(options, credentials);
+}
+
+// The data columns a session reports, as our schema.
+absl::StatusOr<mc::TableSchema> SchemaOf(const std::vector<mcc::ColumnInfo>& columns) {
   mc::TableSchema schema;
-  for (const auto& col : session.columns) {
+  for (const auto& col : columns) {
     MCSINK_ASSIGN_OR_RETURN(mc::Type type, mc::Type::Parse(col.type));
     schema.columns.push_back(mc::Column{col.name, type, col.nullable});
   }
+  return schema;
+}
+
+// Uploads through mcsink_maxcompute_client's TunnelClient (the production upload path): one
+// session, blocks of --block_rows rows, commit with the block-list check.
+absl::Status Upload() {
+  MCSINK_ASSIGN_OR_RETURN(auto client, Client());
+  const mcc::UploadTarget target{absl::GetFlag(FLAGS_table), absl::GetFlag(FLAGS_partition), ""};
+  MCSINK_ASSIGN_OR_RETURN(mcc::UploadSessionInfo session, client->CreateUploadSession(target));
+  MCSINK_ASSIGN_OR_RETURN(const mc::TableSchema schema, SchemaOf(session.columns));
   std::ifstream in(absl::GetFlag(FLAGS_rows));
   if (!in) return absl::NotFoundError("cannot open --rows");
   std::vector<mc::Row> rows;
@@ -203,20 +214,10 @@ absl::Status Upload() {
 }
 
 absl::Status Download() {
-  mcc::TunnelClientOptions options;
-  options.endpoint = absl::GetFlag(FLAGS_endpoint);
-  options.project = absl::GetFlag(FLAGS_project);
-  options.retry.max_attempts = 1;
-  auto credentials = std::make_shared<mcc::StaticCredentialsProvider>(
-      mcc::Credentials{absl::GetFlag(FLAGS_access_id), absl::GetFlag(FLAGS_access_key), "", {}});
-  MCSINK_ASSIGN_OR_RETURN(auto client, mcc::TunnelClient::Create(options, credentials));
+  MCSINK_ASSIGN_OR_RETURN(auto client, Client());
   const mcc::UploadTarget target{absl::GetFlag(FLAGS_table), absl::GetFlag(FLAGS_partition), ""};
   MCSINK_ASSIGN_OR_RETURN(mcc::DownloadSessionInfo session, client->CreateDownloadSession(target));
-  mc::TableSchema schema;
-  for (const auto& col : session.columns) {
-    MCSINK_ASSIGN_OR_RETURN(mc::Type type, mc::Type::Parse(col.type));
-    schema.columns.push_back(mc::Column{col.name, type, col.nullable});
-  }
+  MCSINK_ASSIGN_OR_RETURN(const mc::TableSchema schema, SchemaOf(session.columns));
   MCSINK_ASSIGN_OR_RETURN(mcc::DownloadedRows data,
                           client->ReadRows(target, session.download_id, 0, session.record_count));
   std::string body = std::move(data.body);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/flags/flag.h"
+#include "mcsink/common/shutdown.h"
 #include "mcsink/common/status.h"
 #include "mcsink/config/connector_config.h"
 #include "mcsink/config/secrets.h"
@@ -29,6 +30,16 @@ absl::StatusOr<ServiceBase> StartService(const std::string& metrics_address) {
   base.registry = std::make_shared<prometheus::Registry>();
   MCSINK_ASSIGN_OR_RETURN(base.metrics, MetricsServer::Start(metrics_address, base.registry));
   return base;
+}
+
+void ServeUntilShutdown(const std::string& name, GrpcServer& server,
+                        const std::function<void()>& drain) {
+  const auto signal = WaitForShutdownSignal();
+  MCSINK_LOG(INFO) << name << ": signal " << signal.value_or(0) << ", draining";
+  server.SetServing(false);
+  drain();
+  server.Shutdown(absl::Seconds(1));
+  MCSINK_LOG(INFO) << name << " stopped";
 }
 
 absl::Time DrainDeadline() {

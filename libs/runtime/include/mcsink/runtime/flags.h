@@ -6,6 +6,9 @@
 #include <string>
 #include "absl/flags/declare.h"
 
+#include <functional>
+
+#include "mcsink/common/grpc_server.h"
 #include "mcsink/common/log.h"
 #include "mcsink/common/metrics_server.h"
 #include "mcsink/ingest/ingest_service.h"
@@ -37,6 +40,11 @@ absl::StatusOr<ServiceBase> StartService(const std::string& metrics_address);
 
 // When a drain that starts now must end (--drain_seconds).
 absl::Time DrainDeadline();
+
+// Waits for SIGTERM or SIGINT, then marks `server` not serving, runs `drain` (which finishes
+// in-flight work by DrainDeadline()) and stops the server. `name` is for the logs.
+void ServeUntilShutdown(const std::string& name, GrpcServer& server,
+                        const std::function<void()>& drain);
 
 // Logs a failed result; true when it is OK.
 template <typename T>
