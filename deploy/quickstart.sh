@@ -58,7 +58,9 @@ for _ in $(seq 1 100); do [ -s "$run/mclocal.port" ] && break; sleep 0.1; done
 mc_port=$(cat "$run/mclocal.port")
 endpoint="http://127.0.0.1:$mc_port/api"
 log "mclocal (MaxCompute) at $endpoint"
-export MCLOCAL_ACCESS_KEY_ID=mclocal MCLOCAL_ACCESS_KEY_SECRET=mclocal
+# mclocal runs in permissive mode: any key will do. The connector and mclocal-sql read them from
+# the environment, as they would a real AccessKey.
+export ALIBABA_CLOUD_ACCESS_KEY_ID=mclocal ALIBABA_CLOUD_ACCESS_KEY_SECRET=mclocal
 sql() {
   "$build/services/mclocal/mclocal-sql" --endpoint="$endpoint" --project=connector_test -e "$1"
 }
@@ -91,8 +93,8 @@ cat > "$run/kafka-maxcompute-sink.json" <<JSON
     "tunnel_endpoint": "http://127.0.0.1:$mc_port",
     "project": "connector_test",
     "table": "test_kafka",
-    "access_key_id": {"env": "MCLOCAL_ACCESS_KEY_ID"},
-    "access_key_secret": {"env": "MCLOCAL_ACCESS_KEY_SECRET"}
+    "access_key_id": {"env": "ALIBABA_CLOUD_ACCESS_KEY_ID"},
+    "access_key_secret": {"env": "ALIBABA_CLOUD_ACCESS_KEY_SECRET"}
   }
 }
 JSON

@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 
 namespace mcsink::controller {
 
@@ -59,14 +58,7 @@ absl::Status EnsureInternalTopics(kafka::Admin& admin, const v1::ConnectorConfig
                                         ": ", created.message()));
         continue;
       }
-      // A new topic reaches the broker's metadata shortly after its creation.
-      for (const absl::Time deadline = absl::Now() + absl::Seconds(15);;) {
-        described = admin.DescribeTopic(rule.name);
-        if (described.status().code() != absl::StatusCode::kNotFound || absl::Now() >= deadline) {
-          break;
-        }
-        absl::SleepFor(absl::Milliseconds(100));
-      }
+      described = admin.DescribeTopic(rule.name);
     }
     if (described.status().code() == absl::StatusCode::kNotFound) {
       problems.push_back(absl::StrCat(rule.field, ": ", rule.role, " ", rule.name,

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "mcsink/common/status.h"
 
 namespace mcsink::kafka {
@@ -132,7 +133,21 @@ absl::Status Admin::CreateTopic(const TopicSpec& spec, absl::Duration timeout) {
     MCSINK_RETURN_IF_ERROR(FromKafkaError(rd_kafka_topic_result_error(results[i]), what,
                                           rd_kafka_topic_result_error_string(results[i])));
   }
-  return absl::OkStatus();
+  // The controller has created it; wait until the broker's metadata shows it too, so callers
+  // can describe or use the topic at once.
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const absl::StatusOr<int> partitions = PartitionCount(spec.name, timeout);
+    if (partitions.ok() || partitions.status().code() != absl::StatusCode::kNotFound) {
+      return partitions.status();
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, ": created, but not in the broker's metadata after ",
+                       absl::FormatDuration(timeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
 }
 
 absl::Status Admin::DeleteTopic(const std::string& topic, absl::Duration timeout) {

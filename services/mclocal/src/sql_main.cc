@@ -1,6 +1,7 @@
 // mclocal-sql: runs one SQL statement against a MaxCompute endpoint (mclocal, or the real
 // service) through the instances API and prints the result the way the MaxCompute console does:
-// a table for SELECT, the partition list then "OK" for SHOW PARTITIONS, "OK" for DDL.
+// a table for SELECT, the partition list then "OK" for SHOW PARTITIONS, "OK" for DDL. Keys are
+// read from ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET.
 //
 //   mclocal-sql --endpoint=http://127.0.0.1:8080/api --project=connector_test
 //       'select * from test_kafka where pt="11-17-2020 14";'
@@ -17,13 +18,12 @@
 #include "mclocal/render.h"
 #include "mclocal/xml.h"
 #include "mcsink/common/status.h"
+#include "mcsink/maxcompute_client/credentials.h"
 #include "mcsink/maxcompute_client/http.h"
 #include "mcsink/maxcompute_client/signing.h"
 
 ABSL_FLAG(std::string, endpoint, "http://127.0.0.1:8080/api", "MaxCompute service endpoint");
 ABSL_FLAG(std::string, project, "", "project to run the statement in");
-ABSL_FLAG(std::string, access_id, "mclocal", "AccessKey id to sign with");
-ABSL_FLAG(std::string, access_key, "mclocal", "AccessKey secret to sign with");
 ABSL_FLAG(std::string, e, "", "the statement (or give it as the argument)");
 
 namespace mcc = mcsink::maxcompute_client;
@@ -44,7 +44,10 @@ absl::StatusOr<mcc::HttpResponse> Send(mcc::HttpClient& client, mcc::HttpRequest
 absl::Status Run(const std::string& statement) {
   const std::string project = absl::GetFlag(FLAGS_project);
   if (project.empty()) return absl::InvalidArgumentError("--project is required");
-  mcc::Credentials creds{absl::GetFlag(FLAGS_access_id), absl::GetFlag(FLAGS_access_key), "", {}};
+  // Keys come from the environment, never the command line (ps would show them); mclocal's
+  // permissive mode takes any, so without them it signs as "mclocal".
+  mcc::Credentials creds{"mclocal", "mclocal", "", {}};
+  if (auto env = mcc::EnvCredentialsProvider().Get(); env.ok()) creds = *std::move(env);
   mcc::HttpClientOptions options;
   options.base_url = absl::GetFlag(FLAGS_endpoint);
   options.retry.max_attempts = 3;

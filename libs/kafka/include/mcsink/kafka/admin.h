@@ -46,6 +46,7 @@ class Admin {
   Admin& operator=(const Admin&) = delete;
 
   // AlreadyExists when the topic exists (whatever its settings: check with DescribeTopic).
+  // Returns once the broker's metadata shows the new topic.
   absl::Status CreateTopic(const TopicSpec& spec, absl::Duration timeout = absl::Seconds(30));
   // NotFound when the topic does not exist.
   absl::Status DeleteTopic(const std::string& topic, absl::Duration timeout = absl::Seconds(30));
