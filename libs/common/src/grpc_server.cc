@@ -9,10 +9,15 @@ namespace mcsink {
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (options.tls.enabled() && !options.tls.has_certificate()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot serve gRPC over TLS on ", options.address,
+                     ": a CA file is given but no certificate and key to serve with"));
+  }
 
   std::unique_ptr<GrpcServer> out(new GrpcServer());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &out->port_);
+  builder.AddListeningPort(options.address, options.tls.ServerCredentials(), &out->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   // Without this a second server could bind the same port (SO_REUSEPORT) and split the traffic.
@@ -23,8 +28,23 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
   }
   out->server_ = builder.BuildAndStart();
   if (out->server_ == nullptr || out->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve gRPC on ", options.address, " (address in use or not valid)"));
+    return absl::UnavailableError(absl::StrCat("cannot serve gRPC",
+                                               options.tls.enabled() ? " over TLS" : "", " on ",
+                                               options.address, " (address in use or not valid)"));
+  }
+  if (!options.health_address.empty()) {
+    // A server of its own, so that nothing but health (and reflection) is reachable without TLS.
+    grpc::ServerBuilder health;
+    health.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(),
+                            &out->health_port_);
+    health.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    out->health_server_ = health.BuildAndStart();
+    if (out->health_server_ == nullptr || out->health_port_ == 0) {
+      // `out` going out of scope stops the main server.
+      return absl::UnavailableError(absl::StrCat("cannot serve the gRPC health port on ",
+                                                 options.health_address,
+                                                 " (address in use or not valid)"));
+    }
   }
   out->SetServing(true);
   return out;
@@ -40,9 +60,12 @@ std::shared_ptr<grpc::Channel> GrpcServer::InProcessChannel() const {
 }
 
 void GrpcServer::SetServing(bool serving) {
-  if (auto* health = server_->GetHealthCheckService(); health != nullptr) {
-    health->SetServingStatus(serving);
-    for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    if (auto* health = server->GetHealthCheckService(); health != nullptr) {
+      health->SetServingStatus(serving);
+      for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
+    }
   }
 }
 
@@ -52,6 +75,11 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   SetServing(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
+  // Health goes last: probes see NOT_SERVING until the service port is closed.
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    health_server_->Wait();
+  }
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
