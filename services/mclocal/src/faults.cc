@@ -13,7 +13,7 @@ absl::StatusOr<FaultRule> ParseFaultRule(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat("bad fault rule '", std::string(text), "': ", std::string(why),
-                     "; expected <kind>:fail[:status]|delay:ms|drop|crash[:before|after][@n[+]]"));
+                     "; expected <kind>:fail[:status]|delay:ms|drop|crash|expire[:after][@n[+]]"));
   };
   const auto at = rest.rfind('@');
   if (at != absl::string_view::npos) {
@@ -25,6 +25,11 @@ absl::StatusOr<FaultRule> ParseFaultRule(std::string_view text) {
   std::vector<std::string> f = absl::StrSplit(rest, ':');
   if (f.size() < 2 || f[0].empty()) return bad("missing kind or action");
   rule.kind = f[0];
+  // A trailing `after` (or `before`) says when the action happens relative to the work.
+  if (f.size() > 2 && (f.back() == "after" || f.back() == "before")) {
+    rule.after = f.back() == "after";
+    f.pop_back();
+  }
   const std::string& action = f[1];
   if (action == "fail") {
     if (f.size() > 3) return bad("too many fields");
@@ -39,19 +44,17 @@ absl::StatusOr<FaultRule> ParseFaultRule(std::string_view text) {
     }
   } else if (action == "drop") {
     rule.action = FaultRule::Action::kDrop;
-    if (f.size() != 2) return bad("drop takes no argument");
+    if (f.size() != 2) return bad("drop takes no argument but after");
   } else if (action == "crash") {
-    rule.action = FaultRule::Action::kCrashBefore;
-    if (f.size() == 3 && f[2] == "after") {
-      rule.action = FaultRule::Action::kCrashAfter;
-    } else if (f.size() == 3 && f[2] != "before") {
-      return bad("crash takes before or after");
-    } else if (f.size() > 3) {
-      return bad("too many fields");
-    }
+    rule.action = FaultRule::Action::kCrash;
+    if (f.size() != 2) return bad("crash takes before or after");
+  } else if (action == "expire") {
+    rule.action = FaultRule::Action::kExpire;
+    if (f.size() != 2 || rule.after) return bad("expire takes no argument");
   } else {
     return bad(absl::StrCat("unknown action '", action, "'"));
   }
+  rule.text = std::string(text);
   return rule;
 }
 
@@ -88,6 +91,7 @@ std::optional<FaultRule> FaultInjector::OnRequest(std::string_view kind) {
     if (rule.kind != "any" && rule.kind != kind) continue;
     ++rule.seen;
     if (rule.nth == 0 || rule.seen == rule.nth || (rule.and_later && rule.seen > rule.nth)) {
+      ++rule.fired;
       return rule;
     }
   }
@@ -97,6 +101,21 @@ std::optional<FaultRule> FaultInjector::OnRequest(std::string_view kind) {
 bool FaultInjector::IsExpired(const std::string& session_id) {
   std::lock_guard lock(mu_);
   return expired_.count(session_id) > 0;
+}
+
+void FaultInjector::Expire(const std::string& session_id) {
+  std::lock_guard lock(mu_);
+  expired_.insert(session_id);
+}
+
+std::string FaultInjector::Describe() {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const FaultRule& rule : rules_) {
+    absl::StrAppend(&out, rule.text, " seen=", rule.seen, " fired=", rule.fired, "\n");
+  }
+  for (const std::string& id : expired_) absl::StrAppend(&out, "expire:", id, "\n");
+  return out;
 }
 
 }  // namespace mclocal

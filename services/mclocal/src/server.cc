@@ -824,6 +824,32 @@ struct Server::Impl {
     return it == uploads.end() ? nullptr : it->second;
   }
 
+  // A session of this table, from memory or else, once committed, from the storage's index of
+  // committed upload ids: a restart (or the expiry sweep) forgets sessions, yet a client whose
+  // commit answer was lost must still see CLOSED and have its repeated commit succeed, not
+  // re-upload into a new session (duplicates). Never-committed sessions stay forgotten (404).
+  std::shared_ptr<UploadSession> FindUploadOrCommitted(const std::string& id,
+                                                       const std::string& project,
+                                                       const std::string& table) {
+    if (auto s = FindUpload(id)) return s;
+    std::optional<CommittedUpload> c = storage->FindCommitted(id);
+    if (!c || c->project != project || c->table != absl::AsciiStrToLower(table)) return nullptr;
+    auto info = storage->GetTable(project, table);
+    if (!info.ok()) return nullptr;
+    auto s = std::make_shared<UploadSession>();
+    s->id = id;
+    s->project = project;
+    s->table = info->name;
+    s->schema = info->schema;
+    s->created = absl::FromUnixSeconds(c->commit_time);
+    s->status = "closed";
+    for (const auto& b : c->blocks) {
+      s->blocks[b.block_id] =
+          UploadBlock{c->partition_dir / b.file.name, b.file.records, b.file.bytes, c->commit_time};
+    }
+    return s;
+  }
+
   HttpResponse UploadNotFound(const Ctx& ctx, const std::string& id) {
     return Error(ctx, 404, "NoSuchUpload",
                  absl::StrCat("upload session '", id,
@@ -926,18 +952,18 @@ struct Server::Impl {
     return r;
   }
 
-  HttpResponse GetUpload(const Ctx& ctx) {
+  HttpResponse GetUpload(const Ctx& ctx, const std::string& project, const std::string& table) {
     const std::string id = ctx.Param("uploadid");
-    auto s = FindUpload(id);
+    auto s = FindUploadOrCommitted(id, project, table);
     if (!s) return UploadNotFound(ctx, id);
     if (IsExpired(id, s->created)) return Expired(ctx, id);
     std::lock_guard lock(s->mu);
     return Json(UploadJson(*s));
   }
 
-  HttpResponse Commit(const Ctx& ctx) {
+  HttpResponse Commit(const Ctx& ctx, const std::string& project, const std::string& table) {
     const std::string id = ctx.Param("uploadid");
-    auto s = FindUpload(id);
+    auto s = FindUploadOrCommitted(id, project, table);
     if (!s) return UploadNotFound(ctx, id);
     std::lock_guard lock(s->mu);
     // A committed session answers a repeated commit even once expired; an open one cannot commit.
@@ -1185,6 +1211,11 @@ struct Server::Impl {
       return r;
     }
     if (ctx.segs.size() == 2 && ctx.segs[1] == "faults") {
+      if (ctx.req.method == "GET") {
+        HttpResponse r;
+        r.body = faults->Describe();
+        return r;
+      }
       if (ctx.req.method == "DELETE") {
         faults->Clear();
         return HttpResponse{};
@@ -1202,7 +1233,13 @@ struct Server::Impl {
       return r;
     }
     return Error(ctx, 404, "NoSuchObject",
-                 "admin endpoints: POST/DELETE /admin/faults, GET /admin/health");
+                 "admin endpoints: GET/POST/DELETE /admin/faults, GET /admin/health");
+  }
+
+  HttpResponse InjectedError(const Ctx& ctx, const FaultRule& fault) {
+    return Error(ctx, fault.status,
+                 fault.status == 503 ? "ServiceUnavailable" : "InternalServerError",
+                 absl::StrCat("injected fault on ", ctx.route.kind, " request #", fault.seen));
   }
 
   // ---- dispatch ----
@@ -1272,8 +1309,8 @@ struct Server::Impl {
         const std::string& k = ctx.route.kind;
         if (k == "create_upload") return CreateUpload(ctx, project, table);
         if (k == "put_block") return PutBlock(ctx);
-        if (k == "commit") return Commit(ctx);
-        if (k == "get_upload") return GetUpload(ctx);
+        if (k == "commit") return Commit(ctx, project, table);
+        if (k == "get_upload") return GetUpload(ctx, project, table);
         if (k == "create_download") return CreateDownload(ctx, project, table);
         if (k == "read" || k == "get_download") return ReadRows(ctx);
         return HandleTableRest(ctx, project, table);
@@ -1301,8 +1338,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
   FaultInjector* faults = &server->faults_;
   impl.storage->set_step_hook([faults](std::string_view step) {
     const auto rule = faults->OnRequest(step);
-    if (rule && (rule->action == FaultRule::Action::kCrashBefore ||
-                 rule->action == FaultRule::Action::kCrashAfter)) {
+    if (rule && rule->action == FaultRule::Action::kCrash) {
       MCSINK_LOG(WARNING) << "fault: crashing at " << step;
       std::_Exit(137);
     }
@@ -1365,24 +1401,48 @@ HttpResponse Server::Handle(HttpRequest& request) {
     if (fault) {
       MCSINK_LOG(INFO) << "fault injected on " << ctx.route.kind << " request #" << fault->seen;
     }
-    if (fault && fault->action == FaultRule::Action::kCrashBefore) {
+    using Action = FaultRule::Action;
+    const bool before = fault && !fault->after;
+    if (before && fault->action == Action::kExpire) {
+      // The session the request names (upload, download or stream), expired just before it is
+      // served: as if the client had held it past its lifetime.
+      for (const char* param : {"uploadid", "downloadid"}) {
+        if (!ctx.Param(param).empty()) faults_.Expire(ctx.Param(param));
+      }
+    }
+    if (before && fault->action == Action::kCrash) {
       MCSINK_LOG(WARNING) << "fault: crashing before " << ctx.route.kind;
       std::_Exit(137);
     }
-    if (fault && fault->action == FaultRule::Action::kDrop) {
+    if (before && fault->action == Action::kDelay) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(fault->delay_ms));
+    }
+    if (before && fault->action == Action::kDrop) {
       response.drop_connection = true;
-    } else if (fault && fault->action == FaultRule::Action::kFail) {
-      response = impl.Error(
-          ctx, fault->status, fault->status == 503 ? "ServiceUnavailable" : "InternalServerError",
-          absl::StrCat("injected fault on ", ctx.route.kind, " request #", fault->seen));
+    } else if (before && fault->action == Action::kFail) {
+      response = impl.InjectedError(ctx, *fault);
     } else {
-      if (fault && fault->action == FaultRule::Action::kDelay) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(fault->delay_ms));
-      }
       response = impl.Dispatch(ctx);
-      if (fault && fault->action == FaultRule::Action::kCrashAfter) {
-        MCSINK_LOG(WARNING) << "fault: crashing after " << ctx.route.kind;
-        std::_Exit(137);
+    }
+    if (fault && fault->after) {
+      // The work is done (a commit is published); the client never learns it did.
+      MCSINK_LOG(WARNING) << "fault: " << fault->text << " after " << ctx.route.kind << " answered "
+                          << response.status;
+      switch (fault->action) {
+        case Action::kCrash:
+          std::_Exit(137);
+        case Action::kDelay:
+          std::this_thread::sleep_for(std::chrono::milliseconds(fault->delay_ms));
+          break;
+        case Action::kDrop:
+          response = HttpResponse{};
+          response.drop_connection = true;
+          break;
+        case Action::kFail:
+          response = impl.InjectedError(ctx, *fault);
+          break;
+        case Action::kExpire:
+          break;
       }
     }
   }

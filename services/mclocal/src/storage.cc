@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -396,6 +398,7 @@ absl::Status Storage::Recover() {
                                                   " has no readable MANIFEST; inspect it"));
         }
         MCSINK_ASSIGN_OR_RETURN(PartitionInfo info, ParseManifest(*text, part.path()));
+        IndexCommits(project.path().filename().string(), tname, part.path(), info);
         std::set<std::string> keep{kManifest};
         for (const auto& f : info.files) keep.insert(f.name);
         for (const auto& file : fs::directory_iterator(part.path())) {
@@ -509,6 +512,14 @@ absl::Status Storage::DropTable(const std::string& project, const std::string& t
   if (::rename(dir.c_str(), trash.c_str()) != 0) return ErrnoStatus("rename to trash", dir);
   MCSINK_RETURN_IF_ERROR(FsyncPath(dir.parent_path()));
   RemoveAllQuietly(trash);
+  {
+    // Its sessions go with the table (a re-created table of that name has other sessions).
+    const std::string lower = Lower(table);
+    std::lock_guard index_lock(index_mu_);
+    std::erase_if(committed_, [&](const auto& kv) {
+      return kv.second.project == project && kv.second.table == lower;
+    });
+  }
   return absl::OkStatus();
 }
 
@@ -624,10 +635,18 @@ absl::Status Storage::Commit(const std::string& project, const std::string& tabl
   // 2. The manifest rename is the commit point.
   std::vector<DataFile> replaced;
   if (overwrite) replaced.swap(p.files);
-  for (auto& f : added) p.files.push_back(std::move(f));
+  CommittedUpload committed{project, Lower(table), dir, NowSeconds(), {}};
+  for (size_t i = 0; i < added.size(); ++i) {
+    committed.blocks.push_back({blocks[i].block_id, added[i]});
+    p.files.push_back(std::move(added[i]));
+  }
   p.commits.push_back(upload_id);
-  p.modified_time = NowSeconds();
+  p.modified_time = committed.commit_time;
   MCSINK_RETURN_IF_ERROR(WriteManifest(dir, p));
+  {
+    std::lock_guard index_lock(index_mu_);
+    committed_.insert_or_assign(upload_id, std::move(committed));
+  }
   Step("commit.manifest_written");
   for (const auto& f : replaced) RemoveAllQuietly(dir / f.name);
   return absl::OkStatus();
@@ -635,6 +654,40 @@ absl::Status Storage::Commit(const std::string& project, const std::string& tabl
 
 absl::Status Storage::WriteManifest(const fs::path& dir, const PartitionInfo& info) {
   return WriteFileAtomically(dir / kManifest, SerializeManifest(info));
+}
+
+void Storage::IndexCommits(const std::string& project, const std::string& table,
+                           const fs::path& dir, const PartitionInfo& info) {
+  // Commit() names data files `<upload id>-<block id>.rec`: one pass over the files recovers
+  // every session's block list (a per-commit scan would be quadratic in busy partitions).
+  std::unordered_map<std::string, std::vector<CommittedUpload::Block>> blocks;
+  for (const DataFile& f : info.files) {
+    absl::string_view stem(f.name);
+    if (!absl::ConsumeSuffix(&stem, ".rec")) continue;
+    const size_t dash = stem.rfind('-');
+    int64_t block_id = 0;
+    if (dash == absl::string_view::npos || !absl::SimpleAtoi(stem.substr(dash + 1), &block_id)) {
+      continue;
+    }
+    blocks[std::string(stem.substr(0, dash))].push_back({block_id, f});
+  }
+  std::lock_guard index_lock(index_mu_);
+  for (const std::string& id : info.commits) {
+    CommittedUpload c{project, table, dir, info.modified_time, {}};
+    if (auto it = blocks.find(id); it != blocks.end()) {
+      c.blocks = std::move(it->second);
+      std::sort(c.blocks.begin(), c.blocks.end(),
+                [](const auto& a, const auto& b) { return a.block_id < b.block_id; });
+    }
+    committed_.insert_or_assign(id, std::move(c));
+  }
+}
+
+std::optional<CommittedUpload> Storage::FindCommitted(const std::string& upload_id) const {
+  std::lock_guard index_lock(index_mu_);
+  auto it = committed_.find(upload_id);
+  if (it == committed_.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace mclocal

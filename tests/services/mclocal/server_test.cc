@@ -12,6 +12,7 @@
 #include "mclocal/http_server.h"
 #include "mclocal/render.h"
 #include "mclocal/xml.h"
+#include "mcsink/maxcompute/record_encoder.h"
 #include "mcsink/maxcompute_client/http.h"
 #include "mcsink/maxcompute_client/signing.h"
 #include "mcsink/maxcompute_client/sts.h"
@@ -21,6 +22,7 @@ namespace mclocal {
 namespace {
 
 namespace fs = std::filesystem;
+namespace mc = mcsink::maxcompute;
 namespace mcc = mcsink::maxcompute_client;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -32,6 +34,14 @@ class MclocalServerTest : public ::testing::Test {
            ("mclocal-server-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
+    Open(mode);
+  }
+  // As a restarted process would: a new server on the same data directory.
+  void Restart() {
+    server_.reset();
+    Open(AuthMode::kPermissive);
+  }
+  void Open(AuthMode mode) {
     auto storage = Storage::Open(dir_);
     ASSERT_OK(storage);
     ServerOptions options;
@@ -168,6 +178,149 @@ TEST_F(MclocalServerTest, InjectedFaultFailsOnlyTheNthRequestOfItsKind) {
   EXPECT_TRUE(Call("GET", "/api/projects/p").drop_connection);
 }
 
+// Faults after the work: the commit is published but the client gets a 5xx (or nothing); a
+// repeated commit then reports the session closed, which is how a client resolves the doubt.
+TEST_F(MclocalServerTest, FaultAfterCommitPublishesTheCommitButAnswersAnError) {
+  Start(AuthMode::kPermissive);
+  ASSERT_EQ(Sql("CREATE TABLE t(a BIGINT) PARTITIONED BY (pt STRING);").status, 201);
+  ASSERT_EQ(Sql("ALTER TABLE t ADD PARTITION (pt='x');").status, 201);
+  const HeaderList tunnel = {{"x-odps-tunnel-version", "6"}};
+  auto open_session = [&] {
+    HttpResponse r = Call("POST", "/projects/p/tables/t?uploads&partition=pt%3Dx", "", tunnel);
+    EXPECT_EQ(r.status, 200) << r.body;
+    const auto at = r.body.find("\"UploadID\":\"");
+    return at == std::string::npos ? std::string()
+                                   : r.body.substr(at + 12, r.body.find('"', at + 12) - at - 12);
+  };
+  const std::string id = open_session();
+  ASSERT_FALSE(id.empty());
+  ASSERT_OK(server_->faults().Apply({"commit:fail:503:after@1"}));
+  const std::string commit = "/projects/p/tables/t?partition=pt%3Dx&uploadid=" + id;
+  EXPECT_EQ(Call("POST", commit, "", tunnel).status, 503);
+  HttpResponse again = Call("POST", commit, "", tunnel);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_THAT(again.body, HasSubstr("\"Status\":\"closed\""));
+  EXPECT_THAT(server_->faults().Describe(), HasSubstr("commit:fail:503:after@1 seen=2 fired=1"));
+
+  ASSERT_OK(server_->faults().Apply({"commit:drop:after"}));
+  const std::string second = open_session();
+  HttpResponse dropped =
+      Call("POST", "/projects/p/tables/t?partition=pt%3Dx&uploadid=" + second, "", tunnel);
+  EXPECT_TRUE(dropped.drop_connection);
+  server_->faults().Clear();
+  EXPECT_THAT(
+      Call("GET", "/projects/p/tables/t?partition=pt%3Dx&uploadid=" + second, "", tunnel).body,
+      HasSubstr("\"Status\":\"closed\""));
+}
+
+TEST_F(MclocalServerTest, ExpireFaultExpiresTheSessionTheRequestNames) {
+  Start(AuthMode::kPermissive);
+  ASSERT_EQ(Sql("CREATE TABLE t(a BIGINT) PARTITIONED BY (pt STRING);").status, 201);
+  ASSERT_EQ(Sql("ALTER TABLE t ADD PARTITION (pt='x');").status, 201);
+  const HeaderList tunnel = {{"x-odps-tunnel-version", "6"}};
+  HttpResponse created = Call("POST", "/projects/p/tables/t?uploads&partition=pt%3Dx", "", tunnel);
+  const auto at = created.body.find("\"UploadID\":\"");
+  ASSERT_NE(at, std::string::npos) << created.body;
+  const std::string id = created.body.substr(at + 12, created.body.find('"', at + 12) - at - 12);
+  ASSERT_OK(server_->faults().Apply({"commit:expire@1"}));
+  HttpResponse commit =
+      Call("POST", "/projects/p/tables/t?partition=pt%3Dx&uploadid=" + id, "", tunnel);
+  EXPECT_EQ(commit.status / 100, 4) << commit.body;
+  EXPECT_THAT(commit.body, HasSubstr("expired"));
+  EXPECT_THAT(server_->faults().Describe(), HasSubstr("expire:" + id));
+}
+
+// A restart forgets open sessions, not commits: a client whose commit answer was lost asks again
+// (GET or a repeated commit) and must learn the session is closed, not re-upload its rows.
+TEST_F(MclocalServerTest, CommittedSessionIsClosedAndRecommittableAfterRestart) {
+  // Given a session committed with blocks 0 (2 rows) and 3 (3 rows), and another left open
+  Start(AuthMode::kPermissive);
+  ASSERT_EQ(Sql("CREATE TABLE t(a BIGINT) PARTITIONED BY (pt STRING);").status, 201);
+  ASSERT_EQ(Sql("ALTER TABLE t ADD PARTITION (pt='x');").status, 201);
+  const HeaderList tunnel = {{"x-odps-tunnel-version", "6"}};
+  const std::string base = "/projects/p/tables/t?partition=pt%3Dx";
+  auto field = [](const std::string& body, const std::string& name) {
+    const std::string key = "\"" + name + "\":";
+    const auto at = body.find(key);
+    if (at == std::string::npos) return std::string();
+    const auto start = at + key.size();
+    return body.substr(start, body.find_first_of(",}", start) - start);
+  };
+  auto open_session = [&] {
+    HttpResponse r = Call("POST", base + "&uploads", "", tunnel);
+    EXPECT_EQ(r.status, 200) << r.body;
+    const std::string quoted = field(r.body, "UploadID");
+    return quoted.size() > 2 ? quoted.substr(1, quoted.size() - 2) : std::string();
+  };
+  auto put_block = [&](const std::string& id, int block, int rows) {
+    const mc::TableSchema schema{{{"a", {mc::TypeKind::kBigint}, true}}, {}};
+    std::vector<mc::Row> data(rows, mc::Row{mc::Value{int64_t{7}}});
+    auto body = mc::EncodeRecordStream(schema, data);
+    ASSERT_OK(body);
+    HttpResponse r =
+        Call("PUT", absl::StrCat(base, "&uploadid=", id, "&blockid=", block), *body, tunnel);
+    EXPECT_EQ(r.status, 200) << r.body;
+  };
+  auto record_count = [&] {
+    return field(Call("POST", base + "&downloads", "", tunnel).body, "RecordCount");
+  };
+  const std::string committed = open_session();
+  const std::string open = open_session();
+  ASSERT_FALSE(committed.empty());
+  ASSERT_FALSE(open.empty());
+  put_block(committed, 0, 2);
+  put_block(committed, 3, 3);
+  put_block(open, 0, 4);
+  ASSERT_EQ(Call("POST", base + "&uploadid=" + committed, "", tunnel).status, 200);
+  ASSERT_EQ(record_count(), "5");
+
+  // When mclocal restarts on the same data directory
+  Restart();
+
+  // Then GET reports the committed session closed with its blocks
+  HttpResponse got = Call("GET", base + "&uploadid=" + committed, "", tunnel);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(field(got.body, "Status"), "\"closed\"");
+  EXPECT_THAT(got.body, HasSubstr("\"BlockID\":0,"));
+  EXPECT_THAT(got.body, HasSubstr("\"BlockID\":3,"));
+  EXPECT_THAT(got.body, HasSubstr("\"RecordCount\":3"));
+  // And a repeated commit succeeds without adding rows
+  HttpResponse again = Call("POST", base + "&uploadid=" + committed, "", tunnel);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(field(again.body, "Status"), "\"closed\"");
+  EXPECT_EQ(record_count(), "5");
+  // And the session is only known on its own table
+  ASSERT_EQ(Sql("CREATE TABLE u(a BIGINT) PARTITIONED BY (pt STRING);").status, 201);
+  EXPECT_EQ(
+      Call("GET", "/projects/p/tables/u?partition=pt%3Dx&uploadid=" + committed, "", tunnel).status,
+      404);
+  // And the session that was never committed is gone, as before
+  HttpResponse forgotten = Call("GET", base + "&uploadid=" + open, "", tunnel);
+  EXPECT_EQ(forgotten.status, 404);
+  EXPECT_THAT(forgotten.body, HasSubstr("NoSuchUpload"));
+  EXPECT_EQ(Call("POST", base + "&uploadid=" + open, "", tunnel).status, 404);
+  EXPECT_EQ(record_count(), "5");
+}
+
+// A dropped table takes its committed sessions along; a re-created one does not inherit them.
+TEST_F(MclocalServerTest, CommittedSessionIsForgottenWithItsDroppedTable) {
+  Start(AuthMode::kPermissive);
+  ASSERT_EQ(Sql("CREATE TABLE t(a BIGINT);").status, 201);
+  const HeaderList tunnel = {{"x-odps-tunnel-version", "6"}};
+  HttpResponse created = Call("POST", "/projects/p/tables/t?uploads", "", tunnel);
+  const auto at = created.body.find("\"UploadID\":\"");
+  ASSERT_NE(at, std::string::npos) << created.body;
+  const std::string id = created.body.substr(at + 12, created.body.find('"', at + 12) - at - 12);
+  ASSERT_EQ(Call("POST", "/projects/p/tables/t?uploadid=" + id, "", tunnel).status, 200);
+  Restart();
+  ASSERT_EQ(Call("GET", "/projects/p/tables/t?uploadid=" + id, "", tunnel).status, 200);
+
+  ASSERT_EQ(Sql("DROP TABLE t;").status, 201);
+  ASSERT_EQ(Sql("CREATE TABLE t(a BIGINT);").status, 201);
+
+  EXPECT_EQ(Call("GET", "/projects/p/tables/t?uploadid=" + id, "", tunnel).status, 404);
+}
+
 // Our client's STS provider against mclocal's AssumeRole, then the temporary key on a request.
 TEST_F(MclocalServerTest, AssumeRoleFromOurStsProviderYieldsCredentialsStrictModeAccepts) {
   Start(AuthMode::kStrict);
@@ -218,6 +371,18 @@ TEST(MclocalFaultRules, ParseAndReject) {
   EXPECT_FALSE(ParseFaultRule("commit:explode").ok());
   EXPECT_FALSE(ParseFaultRule("commit:fail:200").ok());
   EXPECT_FALSE(ParseFaultRule("commit:fail@0").ok());
+  ASSERT_OK_AND_ASSIGN(FaultRule late, ParseFaultRule("commit:delay:3000:after@2"));
+  EXPECT_EQ(late.action, FaultRule::Action::kDelay);
+  EXPECT_TRUE(late.after);
+  EXPECT_EQ(late.delay_ms, 3000);
+  EXPECT_EQ(late.nth, 2);
+  ASSERT_OK_AND_ASSIGN(FaultRule crash, ParseFaultRule("commit:crash:before"));
+  EXPECT_EQ(crash.action, FaultRule::Action::kCrash);
+  EXPECT_FALSE(crash.after);
+  ASSERT_OK_AND_ASSIGN(FaultRule expire, ParseFaultRule("put_block:expire@3+"));
+  EXPECT_EQ(expire.action, FaultRule::Action::kExpire);
+  EXPECT_FALSE(ParseFaultRule("commit:expire:after").ok());
+  EXPECT_FALSE(ParseFaultRule("commit:drop:5").ok());
 }
 
 TEST(MclocalHttpServer, PortZeroBindsAFreePortThatAnswers) {

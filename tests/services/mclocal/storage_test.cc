@@ -94,6 +94,46 @@ TEST_F(MclocalStorageTest, CommittedBlocksAreVisibleAndRecommitIsANoOp) {
   EXPECT_THAT(p.commits, ElementsAre("u1"));
 }
 
+// The index of committed upload ids is rebuilt from the manifests, block lists included, so a
+// restarted server still recognizes a session whose commit answer a client lost.
+TEST_F(MclocalStorageTest, CommittedUploadsAreFoundWithTheirBlocksAfterReopen) {
+  const PartitionSpec spec{{"pt", "x"}};
+  fs::path part_dir;
+  {
+    ASSERT_OK_AND_ASSIGN(auto s, Storage::Open(dir_));
+    ASSERT_OK(s->CreateTable(Table(), false).status());
+    ASSERT_OK(s->AddPartition("p", "t", spec, false).status());
+    ASSERT_OK(
+        s->Commit("p", "t", spec, "u1", {Stage(*s, "u1", 4, 3), Stage(*s, "u1", 0, 2)}, false));
+    ASSERT_OK(s->Commit("p", "t", spec, "u2", {Stage(*s, "u2", 0, 1)}, false));
+    Stage(*s, "u3", 0, 1);  // staged, never committed
+    part_dir = s->PartitionDir("p", "t", spec);
+  }
+  ASSERT_OK_AND_ASSIGN(auto s, Storage::Open(dir_));
+  std::optional<CommittedUpload> u1 = s->FindCommitted("u1");
+  ASSERT_TRUE(u1.has_value());
+  EXPECT_EQ(u1->project, "p");
+  EXPECT_EQ(u1->table, "t");
+  EXPECT_EQ(u1->partition_dir, part_dir);
+  ASSERT_EQ(u1->blocks.size(), 2u);
+  EXPECT_EQ(u1->blocks[0].block_id, 0);
+  EXPECT_EQ(u1->blocks[0].file.records, 2);
+  EXPECT_EQ(u1->blocks[1].block_id, 4);
+  EXPECT_EQ(u1->blocks[1].file.records, 3);
+  EXPECT_TRUE(fs::exists(part_dir / u1->blocks[1].file.name));
+  ASSERT_TRUE(s->FindCommitted("u2").has_value());
+  EXPECT_EQ(s->FindCommitted("u2")->blocks.size(), 1u);
+  EXPECT_FALSE(s->FindCommitted("u3").has_value());
+
+  // A commit after the reopen is indexed at once; a dropped table takes its sessions along
+  ASSERT_OK(s->Commit("p", "t", spec, "u4", {Stage(*s, "u4", 7, 1)}, false));
+  ASSERT_TRUE(s->FindCommitted("u4").has_value());
+  EXPECT_EQ(s->FindCommitted("u4")->blocks.at(0).block_id, 7);
+  ASSERT_OK(s->DropTable("p", "T", false));
+  EXPECT_FALSE(s->FindCommitted("u1").has_value());
+  EXPECT_FALSE(s->FindCommitted("u4").has_value());
+}
+
 TEST_F(MclocalStorageTest, RecoveryDiscardsStagedAndUnlistedFilesButKeepsCommittedOnes) {
   const PartitionSpec spec{{"pt", "x"}};
   fs::path part_dir;

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -80,6 +81,22 @@ struct StagedBlock {
   int64_t bytes = 0;
 };
 
+// An upload session whose commit is durable: what a client that lost the commit answer can still
+// ask about after mclocal restarted (the real service keeps a committed session for its lifetime).
+struct CommittedUpload {
+  struct Block {
+    int64_t block_id = 0;
+    DataFile file;  // in `partition_dir`; gone once a later overwrite replaced the partition
+  };
+  std::string project;
+  std::string table;  // lower-case, as its directory is named
+  std::filesystem::path partition_dir;
+  int64_t commit_time = 0;  // epoch seconds; after a restart, the partition's last modification
+  // Known from the manifest's data file names; empty when a later overwrite replaced them before
+  // a restart.
+  std::vector<Block> blocks;
+};
+
 class Storage {
  public:
   static absl::StatusOr<std::unique_ptr<Storage>> Open(const std::filesystem::path& data_dir);
@@ -124,6 +141,11 @@ class Storage {
                       const PartitionSpec& spec, const std::string& upload_id,
                       const std::vector<StagedBlock>& blocks, bool overwrite);
 
+  // The committed upload `upload_id`, from an index that Open() builds from every MANIFEST and
+  // Commit() extends, so a lookup never reads the disk. nullopt if it was never committed (or its
+  // table was dropped).
+  std::optional<CommittedUpload> FindCommitted(const std::string& upload_id) const;
+
  private:
   explicit Storage(std::filesystem::path root) : root_(std::move(root)) {}
   absl::Status Recover();
@@ -131,6 +153,9 @@ class Storage {
   absl::StatusOr<PartitionInfo> ReadPartition(const std::filesystem::path& dir,
                                               const mcsink::maxcompute::TableSchema& schema);
   absl::Status WriteManifest(const std::filesystem::path& dir, const PartitionInfo& info);
+  // Adds the upload ids a partition's manifest lists to `committed_`.
+  void IndexCommits(const std::string& project, const std::string& table,
+                    const std::filesystem::path& dir, const PartitionInfo& info);
 
   void Step(std::string_view step) const {
     if (step_hook_) step_hook_(step);
@@ -140,6 +165,9 @@ class Storage {
   std::function<void(std::string_view)> step_hook_;
   // Catalogue changes and commits are serialized; reads of immutable data files need no lock.
   std::mutex mu_;
+  // Its own lock: session lookups must not wait behind a commit's fsyncs.
+  mutable std::mutex index_mu_;
+  std::unordered_map<std::string, CommittedUpload> committed_;  // by upload id
 };
 
 // Writes `content` to `path` via a temporary file and a rename, so readers see the old or the new
