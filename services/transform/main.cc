@@ -9,6 +9,7 @@
 #include "mcsink/common/shutdown.h"
 #include "mcsink/connection/connection.h"
 #include "mcsink/runtime/flags.h"
+#include "mcsink/runtime/tls.h"
 #include "mcsink/transform/transform_service.h"
 
 ABSL_FLAG(std::string, writer_address, "127.0.0.1:50053", "host:port of the writer");
@@ -28,12 +29,13 @@ int Run() {
   options.connector = base->config;
   options.schema = target->schema;
   options.kafka_properties = base->kafka;
-  options.writer_channel =
-      grpc::CreateChannel(absl::GetFlag(FLAGS_writer_address), grpc::InsecureChannelCredentials());
+  auto writer_channel = mcsink::runtime::Dial(absl::GetFlag(FLAGS_writer_address));
+  if (!Check(writer_channel)) return 2;
+  options.writer_channel = *writer_channel;
   options.max_unacked_bytes = mcsink::runtime::TransformUnackedBytesFromFlags();
   auto service = mcsink::transform::TransformService::Create(options, *base->registry);
   if (!Check(service)) return 1;
-  auto server = mcsink::GrpcServer::Start(
+  auto server = mcsink::runtime::StartGrpcServer(
       {.address = absl::GetFlag(FLAGS_grpc_address),
        .services = {{service->get(), mcsink::v1::Transform::service_full_name()}}});
   if (!Check(server)) return 1;

@@ -9,7 +9,9 @@
 #include "mcsink/common/shutdown.h"
 #include "mcsink/connection/connection.h"
 #include "mcsink/connection/tunnel_backend.h"
+#include "mcsink/journal/journal_flags.h"
 #include "mcsink/runtime/flags.h"
+#include "mcsink/runtime/tls.h"
 #include "mcsink/writer/writer_service.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:50053", "host:port this service listens on");
@@ -27,10 +29,15 @@ int Run() {
   const std::string& table = base->config.target().table();
   mcsink::connection::MaxComputeTunnelBackend backend(target->rest.get(), target->tunnel.get());
   mcsink::writer::WriterMetrics writer_metrics(*base->registry, base->config.name(), table);
+  // Exactly-once: journal each commit; ingest (which claims partitions) resolves what is pending.
+  auto journal =
+      mcsink::journal::JournalFromFlags(base->config, base->kafka, nullptr, base->registry.get());
+  if (!Check(journal)) return 1;
   auto service = mcsink::writer::WriterService::Create(
-      mcsink::runtime::WriterOptionsFromFlags(table), &backend, {.metrics = &writer_metrics});
+      mcsink::runtime::WriterOptionsFromFlags(table), &backend,
+      {.journal = journal->get(), .metrics = &writer_metrics});
   if (!Check(service)) return 1;
-  auto server = mcsink::GrpcServer::Start(
+  auto server = mcsink::runtime::StartGrpcServer(
       {.address = absl::GetFlag(FLAGS_grpc_address),
        .services = {{service->get(), mcsink::v1::Writer::service_full_name()}}});
   if (!Check(server)) return 1;

@@ -30,6 +30,16 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r, const std::string& connect
       stopped_(AddCounter(r, "mcsink_ingest_stopped_partitions_total",
                           "Partitions stopped by the failure policy 'stop'.",
                           {{"connector", connector}})),
+      dead_lettered_(prometheus::BuildCounter()
+                         .Name("mcsink_ingest_dead_lettered_records_total")
+                         .Help("Records produced to the dead-letter topic, by reason (failure "
+                               "code).")
+                         .Register(r)),
+      dead_letter_failures_(
+          AddCounter(r, "mcsink_ingest_dead_letter_failures_total",
+                     "Batches whose records could not be produced to the dead-letter topic (left "
+                     "unacknowledged).",
+                     {{"connector", connector}})),
       lag_(MakeGauges(r, "mcsink_ingest_consumer_lag_records",
                       "Records between the consumer position and the log end, per partition.")),
       in_flight_batches_(MakeGauges(r, "mcsink_ingest_in_flight_batches",
@@ -60,5 +70,15 @@ void IngestMetrics::SetInFlight(int worker, int64_t batches, int64_t bytes) {
   in_flight_batches_.Add(labels).Set(static_cast<double>(batches));
   in_flight_bytes_.Add(labels).Set(static_cast<double>(bytes));
 }
+
+}  // namespace mcsink::ingest
+
+namespace mcsink::ingest {
+
+void IngestMetrics::OnDeadLettered(const std::string& reason) {
+  dead_lettered_.Add({{"connector", connector_}, {"reason", reason}}).Increment();
+}
+
+void IngestMetrics::OnDeadLetterFailed() { dead_letter_failures_.Increment(); }
 
 }  // namespace mcsink::ingest

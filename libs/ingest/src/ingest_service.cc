@@ -1,9 +1,19 @@
 #include "mcsink/ingest/ingest_service.h"
 
+#include <algorithm>
+#include <atomic>
+
 #include "mcsink/common/log.h"
 #include "mcsink/common/status.h"
+#include "mcsink/pipeline/failure_codes.h"
 
 namespace mcsink::ingest {
+
+bool OnlyFenced(const v1::Ack& ack) {
+  return !ack.failures().empty() &&
+         std::all_of(ack.failures().begin(), ack.failures().end(),
+                     [](const v1::BatchFailure& f) { return f.code() == pipeline::kFenced; });
+}
 
 IngestService::IngestService(IngestServiceOptions options, prometheus::Registry& registry)
     : options_(std::move(options)), metrics_(registry, options_.connector.name()) {}
@@ -33,10 +43,22 @@ absl::StatusOr<std::unique_ptr<IngestService>> IngestService::Create(
   for (const auto& [name, value] : service->options_.extra_kafka_properties) {
     consumer.kafka_properties[name] = value;
   }
+  DeadLetterOptions dead_letter;
+  dead_letter.connector = c.name();
+  dead_letter.topic = c.topics().dead_letter_topic();
+  dead_letter.kafka_properties = consumer.kafka_properties;
+  MCSINK_ASSIGN_OR_RETURN(service->dead_letters_,
+                          DeadLetterQueue::Create(std::move(dead_letter), &service->metrics_));
+  StatusPublisherOptions status;
+  status.connector = c.name();
+  status.topic = c.topics().status_topic();
+  status.kafka_properties = consumer.kafka_properties;
+  MCSINK_ASSIGN_OR_RETURN(service->status_, StatusPublisher::Create(std::move(status)));
   for (uint32_t i = 0; i < c.concurrency(); ++i) {
     MCSINK_ASSIGN_OR_RETURN(
         std::unique_ptr<ConsumerWorker> worker,
         ConsumerWorker::Create(consumer, service.get(), static_cast<int>(i), &service->metrics_));
+    worker->SetObserver(service->status_.get());
     service->workers_.push_back(std::move(worker));
   }
   return service;
@@ -62,21 +84,112 @@ void IngestService::Stop(absl::Duration drain) {
   for (auto& t : stoppers) t.join();
   stream_->Close(std::max(absl::ZeroDuration(), deadline - absl::Now()));
   stream_.reset();
+  dead_letters_.reset();
 }
 
-absl::Status IngestService::Send(v1::RecordBatch batch) { return stream_->Send(std::move(batch)); }
+absl::Status IngestService::Send(v1::RecordBatch batch) {
+  if (stream_->congested()) batch.set_flush_hint(true);
+  return stream_->Send(std::move(batch));
+}
+
+ConsumerWorker* IngestService::WorkerOf(uint64_t batch_id) {
+  const int index = ConsumerWorker::WorkerIndexOf(batch_id);
+  if (index < 0 || index >= static_cast<int>(workers_.size())) {
+    MCSINK_LOG(WARNING) << "ack for unknown batch " << batch_id;
+    return nullptr;
+  }
+  return workers_[static_cast<size_t>(index)].get();
+}
 
 void IngestService::OnAck(const v1::Ack& ack) {
-  const int index = ConsumerWorker::WorkerIndexOf(ack.batch_id());
-  if (index < 0 || index >= static_cast<int>(workers_.size())) {
-    MCSINK_LOG(WARNING) << "ack for unknown batch " << ack.batch_id();
+  ConsumerWorker* worker = WorkerOf(ack.batch_id());
+  if (worker == nullptr) return;
+  for (const v1::PartitionFailure& f : ack.stopped()) {
+    worker->StopPartition(
+        {{f.topic(), f.partition()}, f.offset(), f.code() + ": " + f.message(), f.code()});
+  }
+  if (ack.failures().empty()) {
+    worker->OnAck(ack.batch_id());
     return;
   }
-  ConsumerWorker& worker = *workers_[static_cast<size_t>(index)];
-  for (const v1::PartitionFailure& f : ack.stopped()) {
-    worker.StopPartition({{f.topic(), f.partition()}, f.offset(), f.code() + ": " + f.message()});
+  if (OnlyFenced(ack)) {
+    // The partition was revoked from this consumer and claimed by a new owner, which reads the
+    // records again: dead-lettering them, stopping the partition or acknowledging the batch (and
+    // so committing its offsets) would each be wrong. The batch stays unacknowledged until the
+    // revocation forgets it.
+    MCSINK_LOG(WARNING) << options_.connector.name() << ": batch " << ack.batch_id()
+                        << " was fenced (its partition has a new owner, which reads it again): "
+                        << ack.failures(0).message();
+    return;
   }
-  worker.OnAck(ack.batch_id());
+  Fail(ack.batch_id(), {ack.failures().begin(), ack.failures().end()});
+}
+
+void IngestService::DeadLetter(uint64_t batch_id, const std::string& topic,
+                               const v1::KafkaRecord& record, const std::string& message) {
+  v1::BatchFailure failure;
+  failure.set_code(kRecordTooLarge);
+  failure.set_message(message);
+  v1::OffsetRange* range = failure.add_ranges();
+  range->set_topic(topic);
+  range->set_partition(record.partition());
+  range->set_first_offset(record.offset());
+  range->set_last_offset(record.offset());
+  Fail(batch_id, {std::move(failure)}, &record);
+}
+
+void IngestService::Fail(uint64_t batch_id, const std::vector<v1::BatchFailure>& failures,
+                         const v1::KafkaRecord* record) {
+  ConsumerWorker* worker = WorkerOf(batch_id);
+  if (worker == nullptr) return;
+  if (options_.connector.failure_policy() == v1::FAILURE_POLICY_STOP) {
+    // Stops come before the ack in the worker, so nothing at or past them is committed.
+    for (const v1::BatchFailure& f : failures) {
+      for (const v1::OffsetRange& r : f.ranges()) {
+        worker->StopPartition({{r.topic(), r.partition()},
+                               r.first_offset(),
+                               f.code() + ": " + f.message(),
+                               f.code()});
+      }
+    }
+    worker->OnAck(batch_id);
+    return;
+  }
+  // Acknowledged once every failure's records are in the dead-letter topic.
+  struct Outcome {
+    std::atomic<int> left;
+    std::atomic<bool> ok{true};
+  };
+  auto outcome = std::make_shared<Outcome>();
+  outcome->left = static_cast<int>(failures.size());
+  for (const v1::BatchFailure& f : failures) {
+    MCSINK_LOG(WARNING) << options_.connector.name() << ": batch " << batch_id << ": " << f.code()
+                        << ": " << f.message() << "; its records go to the dead-letter topic "
+                        << dead_letters_->topic();
+    auto done = [this, worker, batch_id, outcome, f](const absl::Status& status) {
+      if (!status.ok()) {
+        outcome->ok = false;
+        MCSINK_LOG(ERROR) << options_.connector.name() << ": batch " << batch_id
+                          << " stays unacknowledged (it is read again after a restart): " << status;
+      } else {
+        for (const v1::OffsetRange& r : f.ranges()) {
+          status_->OnDeadLettered({r.topic(), r.partition()}, r.first_offset(), f.code(),
+                                  f.message());
+        }
+      }
+      if (--outcome->left > 0) return;
+      if (outcome->ok) {
+        worker->OnAck(batch_id);
+      } else {
+        metrics_.OnDeadLetterFailed();
+      }
+    };
+    if (record != nullptr) {
+      dead_letters_->SendRecord(f.ranges(0).topic(), *record, f.code(), f.message(), done);
+    } else {
+      dead_letters_->Submit(f, done);
+    }
+  }
 }
 
 std::vector<ConsumerStats> IngestService::stats() const {

@@ -12,16 +12,18 @@ class ErrorTopicWriter::Reports : public RdKafka::DeliveryReportCb {
  public:
   void dr_cb(RdKafka::Message& message) override {
     std::unique_ptr<Done> done(static_cast<Done*>(message.msg_opaque()));
-    const bool ok = message.err() == RdKafka::ERR_NO_ERROR;
-    if (!ok) {
-      MCSINK_LOG(ERROR) << "error topic " << message.topic_name() << ": " << message.errstr();
+    absl::Status delivery = absl::OkStatus();
+    if (message.err() != RdKafka::ERR_NO_ERROR) {
+      delivery = absl::UnavailableError(absl::StrCat("producing to ", message.topic_name(),
+                                                     " failed after retries: ", message.errstr()));
+      MCSINK_LOG(ERROR) << delivery.message();
     }
-    if (done != nullptr && *done) (*done)(ok);
+    if (done != nullptr && *done) (*done)(delivery);
   }
 };
 
 absl::StatusOr<std::unique_ptr<ErrorTopicWriter>> ErrorTopicWriter::Create(
-    const kafka::Properties& properties, std::string connector) {
+    const kafka::Properties& properties, std::string connector, const std::string& client_suffix) {
   std::unique_ptr<ErrorTopicWriter> writer(new ErrorTopicWriter());
   writer->connector_ = std::move(connector);
   writer->reports_ = std::make_unique<Reports>();
@@ -29,7 +31,7 @@ absl::StatusOr<std::unique_ptr<ErrorTopicWriter>> ErrorTopicWriter::Create(
   props["enable.idempotence"] = "true";
   props["acks"] = "all";
   props["linger.ms"] = "5";
-  props.try_emplace("client.id", writer->connector_ + "-errors");
+  props.try_emplace("client.id", writer->connector_ + "-" + client_suffix);
   MCSINK_ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf, kafka::MakeConf(props));
   std::string err;
   if (conf->set("dr_cb", writer->reports_.get(), err) != RdKafka::Conf::CONF_OK) {
@@ -78,9 +80,11 @@ void ErrorTopicWriter::Send(const std::string& topic, const ErrorRecord& error, 
   if (code != RdKafka::ERR_NO_ERROR) {
     // produce() owns the headers only on success.
     delete headers;
-    MCSINK_LOG(ERROR) << "error topic " << topic << ": " << RdKafka::err2str(code);
+    const absl::Status status = absl::UnavailableError(
+        absl::StrCat("producing to ", topic, " failed: ", RdKafka::err2str(code)));
+    MCSINK_LOG(ERROR) << status.message();
     std::unique_ptr<Done> failed(opaque);
-    if (*failed) (*failed)(false);
+    if (*failed) (*failed)(status);
   }
 }
 

@@ -21,9 +21,45 @@ struct TransformService::Upstream {
 struct TransformService::Pending {
   std::shared_ptr<Upstream> upstream;
   v1::Ack ack;  // to send upstream once every part is done
+  // The records the RowBatch carries when some of the batch's records were left out of it (sent
+  // to the error topic, or held back by a stop); empty: the same as ack.ranges().
+  google::protobuf::RepeatedPtrField<v1::OffsetRange> written;
   int parts = 0;
   bool failed = false;
 };
+
+google::protobuf::RepeatedPtrField<v1::OffsetRange> RangesOf(const v1::RecordBatch& batch,
+                                                             const std::vector<bool>& included) {
+  google::protobuf::RepeatedPtrField<v1::OffsetRange> out;
+  // Per partition, the range the partition's previous record extended (null after a record
+  // left out), so runs never span an excluded record.
+  std::map<int32_t, v1::OffsetRange*> open;
+  for (int i = 0; i < batch.records_size(); ++i) {
+    const v1::KafkaRecord& r = batch.records(i);
+    v1::OffsetRange*& range = open[r.partition()];
+    if (!included[static_cast<size_t>(i)]) {
+      range = nullptr;
+      continue;
+    }
+    if (range == nullptr) {
+      range = out.Add();
+      range->set_topic(batch.topic());
+      range->set_partition(r.partition());
+      range->set_first_offset(r.offset());
+    }
+    range->set_last_offset(r.offset());
+  }
+  return out;
+}
+
+int64_t MinTimestampMs(const v1::RecordBatch& batch) {
+  int64_t min = 0;
+  for (const v1::KafkaRecord& r : batch.records()) {
+    if (r.timestamp_type() == v1::KafkaRecord::TIMESTAMP_NONE || r.timestamp_ms() <= 0) continue;
+    if (min == 0 || r.timestamp_ms() < min) min = r.timestamp_ms();
+  }
+  return min;
+}
 
 convert::ConverterOptions ConverterOptionsFor(const v1::ConnectorConfig& c) {
   convert::ConverterOptions o;
@@ -191,6 +227,23 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
   rows.set_batch_id(id);
   rows.set_connector(batch.connector());
   *rows.mutable_ranges() = batch.ranges();
+  rows.set_min_timestamp_ms(MinTimestampMs(batch));
+  // Flow control: ingest is held back, or this stage is (its unacknowledged rows wait for the
+  // writer's commits): either way the writer should commit now.
+  rows.set_flush_hint(batch.flush_hint() || writer_->congested());
+  if (!converted.errors.empty() || !stops.empty()) {
+    // Which records the rows hold, in case the writer gives them back for the dead-letter topic.
+    std::vector<bool> included(static_cast<size_t>(batch.records_size()), true);
+    for (const convert::RecordError& e : converted.errors) included[e.input_index] = false;
+    for (int i = 0; i < batch.records_size(); ++i) {
+      const v1::KafkaRecord& r = batch.records(i);
+      auto stop = stops.find(r.partition());
+      if (stop != stops.end() && r.offset() >= stop->second) {
+        included[static_cast<size_t>(i)] = false;
+      }
+    }
+    pending->written = RangesOf(batch, included);
+  }
   int64_t row_count = 0;
   for (convert::PartitionRows& p : converted.partitions) {
     v1::RowGroup* group = rows.add_groups();
@@ -219,7 +272,10 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
   metrics_.OnBatchConverted(batch.records_size(), row_count,
                             absl::ToDoubleSeconds(absl::Now() - start));
 
-  pending->parts = static_cast<int>(to_report.size()) + (row_count > 0 ? 1 : 0);
+  // A batch without rows still goes to the writer when it carries the flush hint (ingest sends
+  // one without records before waiting for acknowledgements): the writer must see it.
+  const bool to_writer = row_count > 0 || rows.flush_hint();
+  pending->parts = static_cast<int>(to_report.size()) + (to_writer ? 1 : 0);
   if (pending->parts == 0) {
     absl::MutexLock lock(&upstream->mu);
     if (upstream->stream != nullptr) upstream->stream->Write(pending->ack);
@@ -231,19 +287,36 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
     metrics_.SetInFlight(static_cast<int64_t>(pending_.size()));
   }
   for (const convert::RecordError* e : to_report) {
-    ErrorRecord record{batch.topic(), &batch.records(static_cast<int>(e->input_index)),
-                       std::string(convert::ErrorCodeName(e->code)), e->column, e->message};
-    errors_->Send(options_.connector.topics().error_topic(), record, [this, id](bool ok) {
-      metrics_.OnErrorRecordDelivered(ok);
-      PartDone(id, ok);
-    });
+    const v1::KafkaRecord& r = batch.records(static_cast<int>(e->input_index));
+    ErrorRecord record{batch.topic(), &r, std::string(convert::ErrorCodeName(e->code)), e->column,
+                       e->message};
+    errors_->Send(options_.connector.topics().error_topic(), record,
+                  [this, id, topic = batch.topic(), partition = r.partition(), offset = r.offset(),
+                   code = record.code](const absl::Status& delivery) {
+                    metrics_.OnErrorRecordDelivered(delivery.ok());
+                    if (delivery.ok()) return PartDone(id, true);
+                    // The record is neither in the table nor in the error topic: ingest gives it
+                    // to the dead-letter topic (or stops the partition), so it is not lost and
+                    // does not stall the partition.
+                    v1::BatchFailure f;
+                    f.set_code(kErrorTopicUndeliverable);
+                    f.set_message(absl::StrCat(
+                        "the record failed conversion (", code,
+                        ") and could not be sent to the error topic: ", delivery.message()));
+                    v1::OffsetRange* range = f.add_ranges();
+                    range->set_topic(topic);
+                    range->set_partition(partition);
+                    range->set_first_offset(offset);
+                    range->set_last_offset(offset);
+                    PartDone(id, true, {std::move(f)});
+                  });
   }
-  if (row_count > 0) {
+  if (to_writer) {
     if (absl::Status s = writer_->Send(std::move(rows)); !s.ok()) PartDone(id, false);
   }
 }
 
-void TransformService::PartDone(uint64_t id, bool ok) {
+void TransformService::PartDone(uint64_t id, bool ok, std::vector<v1::BatchFailure> failures) {
   std::shared_ptr<Pending> done;
   {
     absl::MutexLock lock(&mu_);
@@ -251,6 +324,12 @@ void TransformService::PartDone(uint64_t id, bool ok) {
     if (it == pending_.end()) return;
     Pending& p = *it->second;
     if (!ok) p.failed = true;
+    for (v1::BatchFailure& f : failures) {
+      if (f.ranges().empty()) {
+        *f.mutable_ranges() = p.written.empty() ? p.ack.ranges() : p.written;
+      }
+      *p.ack.add_failures() = std::move(f);
+    }
     if (--p.parts > 0) return;
     done = it->second;
     pending_.erase(it);
@@ -266,6 +345,8 @@ void TransformService::PartDone(uint64_t id, bool ok) {
   if (done->upstream->stream != nullptr) done->upstream->stream->Write(done->ack);
 }
 
-void TransformService::OnWriterAck(const v1::Ack& ack) { PartDone(ack.batch_id(), true); }
+void TransformService::OnWriterAck(const v1::Ack& ack) {
+  PartDone(ack.batch_id(), true, {ack.failures().begin(), ack.failures().end()});
+}
 
 }  // namespace mcsink::transform

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mcsink/common/log.h"
@@ -57,12 +59,15 @@ absl::Status TableWriterOptions::Validate() const {
 struct TableWriter::Batch {
   uint64_t batch_id = 0;
   std::vector<OffsetRange> ranges;
+  int total_groups = 0;  // with rows
   int remaining_groups = 0;
   absl::Time accepted_at;
   bool failed = false;
 };
 
-// A cut block: one complete record stream, waiting to be uploaded.
+// A cut block: one complete record stream. Kept after its upload until the session commits, so
+// that it can be uploaded again if the server loses the session; its bytes are counted in
+// buffered_bytes_ until then anyway.
 struct TableWriter::Block {
   int64_t id = 0;
   std::shared_ptr<const std::string> body;
@@ -85,6 +90,8 @@ struct TableWriter::Session {
   std::deque<Block> pending;
   int uploads_in_flight = 0;
   std::vector<int64_t> uploaded_block_ids;
+  std::vector<Block> uploaded;  // the same blocks, for a new session if this one is lost
+  int reopens = 0;              // new sessions opened because the server lost the previous one
 
   int64_t rows = 0;
   int64_t bytes = 0;  // encoded row bytes taken in (counted in buffered_bytes_)
@@ -121,6 +128,10 @@ struct TableWriter::Partition {
   std::unique_ptr<Session> open;                // takes new rows
   std::deque<std::unique_ptr<Session>> sealed;  // oldest first
   absl::Time last_active;
+  // Upstream is held back by its bound (a batch came with flush_hint): the open session is sealed
+  // as soon as no older session of this partition is still committing. One session committing
+  // at a time lets the next one grow meanwhile, so commit size follows commit latency.
+  bool flush_requested = false;
 
   bool empty() const { return !open && sealed.empty() && in_flight == 0 && !ensuring; }
 };
@@ -181,6 +192,18 @@ TableWriter::~TableWriter() {
 }
 
 namespace {
+
+// The server no longer has the upload session, so no retry of the call can succeed: it expired
+// (MaxCompute: 24 h after creation) or the Tunnel frontend lost it (a restart). The Tunnel client
+// reports the former as HTTP 400 StatusConflict "... expired ..." and the latter as HTTP 404
+// NoSuchUpload; both keep the server's code and message in the status message.
+bool SessionGone(const absl::Status& status) {
+  if (status.ok() || IsRetryable(status)) return false;
+  const std::string message = absl::AsciiStrToLower(status.message());
+  if (absl::IsNotFound(status)) return absl::StrContains(message, "nosuchupload");
+  return (absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status)) &&
+         absl::StrContains(message, "expired");
+}
 
 // Characters that would break the partition spec "k=v,k2=v2" the Tunnel parameters carry.
 bool ValidPartitionValue(const std::string& value) {
@@ -251,6 +274,7 @@ absl::Status TableWriter::Add(RowBatch batch, absl::Time deadline) {
   state->batch_id = batch.batch_id();
   state->ranges.assign(std::make_move_iterator(batch.mutable_ranges()->begin()),
                        std::make_move_iterator(batch.mutable_ranges()->end()));
+  state->total_groups = groups;
   state->remaining_groups = groups;
   state->accepted_at = now;
   if (metrics_ != nullptr) metrics_->OnBatchAccepted(rows, bytes);
@@ -276,6 +300,16 @@ absl::Status TableWriter::Add(RowBatch batch, absl::Time deadline) {
     slot->last_active = now;
     wake_workers |= Append(*slot, group, state, now);
   }
+  if (batch.flush_hint()) {
+    // Upstream waits for acknowledgements of what this writer holds, in any partition (other
+    // streams' batches as well): waiting for commit_bytes or commit_interval would stall it.
+    for (auto& [value, pt] : partitions_) {
+      if (pt->open != nullptr && !pt->flush_requested) {
+        pt->flush_requested = true;
+        wake_workers = true;
+      }
+    }
+  }
   UpdateGauges();
   // Rows that only grow an open block give the workers nothing to do: waking them on every
   // batch would cost more than the append.
@@ -300,6 +334,13 @@ bool TableWriter::Append(Partition& pt, RowGroup& group, const std::shared_ptr<B
   if (s.block.empty()) {
     s.block = std::move(*group.mutable_encoded_rows());
   } else {
+    const size_t needed = s.block.size() + group.encoded_rows().size();
+    if (needed > s.block.capacity()) {
+      // Geometric growth, but never past the cut: doubling a full block for its last row group
+      // would allocate (and have the kernel zero) twice block_bytes, seen in profiles.
+      s.block.reserve(std::max(
+          needed, std::min(2 * s.block.capacity(), static_cast<size_t>(options_.block_bytes))));
+    }
     s.block.append(group.encoded_rows());
   }
   for (uint32_t crc : group.row_crcs()) s.trailer.Add(crc);
@@ -337,6 +378,7 @@ void TableWriter::CutBlock(Session& s) {
 void TableWriter::Seal(Partition& pt) {
   if (pt.open == nullptr) return;
   CutBlock(*pt.open);
+  pt.flush_requested = false;
   pt.open->sealed = true;
   pt.sealed.push_back(std::move(pt.open));
   Changed();
@@ -435,7 +477,7 @@ std::optional<TableWriter::Action> TableWriter::NextActionFor(Partition& pt, abs
                                                               absl::Time* wake_at) {
   auto wake = [wake_at](absl::Time t) { *wake_at = std::min(*wake_at, t); };
   if (pt.open != nullptr) {
-    if (ShouldSeal(*pt.open, now)) {
+    if (ShouldSeal(*pt.open, now) || (pt.flush_requested && pt.sealed.empty())) {
       Seal(pt);
     } else {
       wake(pt.open->opened_at + options_.commit_interval);
@@ -507,10 +549,10 @@ std::optional<TableWriter::Action> TableWriter::NextActionFor(Partition& pt, abs
     action.record.session = SessionRef{options_.table, pt.spec, s.upload_id};
     action.record.block_ids = s.uploaded_block_ids;
     std::sort(action.record.block_ids.begin(), action.record.block_ids.end());
+    action.record.batches.reserve(s.batches.size());
     for (const auto& [batch, groups] : s.batches) {
-      action.record.batch_ids.push_back(batch->batch_id);
-      action.record.ranges.insert(action.record.ranges.end(), batch->ranges.begin(),
-                                  batch->ranges.end());
+      action.record.batches.push_back(
+          CommitBatch{batch->batch_id, batch->ranges, groups, batch->total_groups});
     }
     return action;
   };
@@ -646,12 +688,28 @@ void TableWriter::Apply(const Action& action, Outcome outcome) {
       break;
     case TunnelOp::kUploadBlock:
       --s.uploads_in_flight;
-      if (status.ok()) {
+      if (action.ref.upload_id != s.upload_id) {
+        // Sent to a session the server has lost since: whatever the answer, the block belongs
+        // in the new one.
+        if (!s.failed) {
+          Block block = action.block;
+          block.attempts = 0;
+          block.not_before = absl::InfinitePast();
+          s.pending.push_front(std::move(block));
+        }
+      } else if (status.ok()) {
         s.uploaded_block_ids.push_back(action.block.id);
+        s.uploaded.push_back(action.block);
         if (metrics_ != nullptr) {
           metrics_->OnBlockUploaded(action.block.rows,
                                     static_cast<int64_t>(action.block.body->size()));
         }
+      } else if (!s.failed && SessionGone(status)) {
+        Block block = action.block;
+        block.attempts = 0;
+        block.not_before = absl::InfinitePast();
+        s.pending.push_front(std::move(block));
+        Reopen(pt, s, status, absl::StrCat("uploading block ", action.block.id));
       } else if (!s.failed) {
         Block block = action.block;
         ++block.attempts;
@@ -676,7 +734,14 @@ void TableWriter::Apply(const Action& action, Outcome outcome) {
         UpdateGauges();
         return;
       }
-      if (!s.failed) {
+      // Only the backend's commit can find the session gone: BeforeCommit's errors leave
+      // `journaled` unset, AfterCommit's come with `committed` set. Even after an earlier commit
+      // attempt whose answer was lost, gone means never committed: the service keeps a committed
+      // session (CLOSED) for the session's lifetime, which the journal's recovery relies on too
+      // (docs/exactly-once.md, step 3).
+      if (!s.failed && outcome.journaled && !outcome.committed && SessionGone(status)) {
+        Reopen(pt, s, status, "committing");
+      } else if (!s.failed) {
         ++s.commit_attempts;
         if (std::optional<absl::Duration> delay = Backoff(status, s.commit_attempts)) {
           s.commit_not_before = now + *delay;
@@ -718,7 +783,12 @@ void TableWriter::Committed(Partition& pt, Session& s) {
 void TableWriter::FailSession(Partition& pt, Session& s, const absl::Status& status) {
   if (s.failed) return;
   s.failed = true;
-  MCSINK_LOG(ERROR) << status;
+  if (IsFenced(status)) {
+    // Expected after a rebalance: the partition's new owner reads these records again.
+    MCSINK_LOG(WARNING) << status;
+  } else {
+    MCSINK_LOG(ERROR) << status;
+  }
   WriteFailure failure{status, pt.spec, {}, {}};
   for (auto& [batch, groups] : s.batches) {
     batch->remaining_groups -= groups;
@@ -733,12 +803,51 @@ void TableWriter::FailSession(Partition& pt, Session& s, const absl::Status& sta
   buffered_bytes_ -= s.bytes;
   s.bytes = 0;
   s.pending.clear();
+  s.uploaded.clear();
   s.block = std::string();
   if (pt.open.get() == &s) {
     s.sealed = true;
     pt.sealed.push_back(std::move(pt.open));
   }
   if (!s.busy()) RemoveSession(pt, s);
+  Changed();
+}
+
+void TableWriter::Reopen(Partition& pt, Session& s, const absl::Status& status,
+                         const std::string& call) {
+  ++s.reopens;
+  if (s.reopens >= options_.max_attempts) {
+    FailSession(
+        pt, s,
+        Annotate(status, absl::StrCat("upload session ", s.Name(), " for partition '", pt.spec,
+                                      "' of table ", options_.table, " is gone (found while ", call,
+                                      "): the server lost or expired ", s.reopens,
+                                      " sessions for these rows (max_attempts ",
+                                      options_.max_attempts, ")")));
+    return;
+  }
+  MCSINK_LOG(WARNING) << "upload session " << s.Name() << " for partition '" << pt.spec
+                      << "' of table " << options_.table << " is gone (found while " << call
+                      << "): the server lost or expired it before its commit; uploading its "
+                      << s.uploaded.size() + s.pending.size()
+                      << " block(s) again into a new session: " << status;
+  if (metrics_ != nullptr) metrics_->OnSessionReopened();
+  s.upload_id.clear();
+  for (auto it = s.uploaded.rbegin(); it != s.uploaded.rend(); ++it) {
+    Block block = std::move(*it);
+    block.attempts = 0;
+    block.not_before = absl::InfinitePast();
+    s.pending.push_front(std::move(block));
+  }
+  s.uploaded.clear();
+  s.uploaded_block_ids.clear();
+  s.create_attempts = 0;
+  s.create_not_before = absl::InfinitePast();
+  s.commit_attempts = 0;
+  s.commit_not_before = absl::InfinitePast();
+  // A PENDING journaled for the lost session names its upload id; the new session is journaled
+  // afresh before its own commit, and recovery resolves the old PENDING as gone (aborted).
+  s.journaled = false;
   Changed();
 }
 

@@ -1,5 +1,7 @@
 #include "mcsink/writer/writer_metrics.h"
 
+#include <algorithm>
+
 namespace mcsink::writer {
 namespace {
 
@@ -50,8 +52,8 @@ WriterMetrics::WriterMetrics(prometheus::Registry& r, const std::string& connect
                                    "Row batches acknowledged after their sessions committed.")
                          .Add({{"connector", connector}, {"table", table}})),
       batches_failed_(CounterFamily(r, "mcsink_writer_batches_failed_total",
-                                    "Row batches that will not be acknowledged because a Tunnel "
-                                    "call failed permanently.")
+                                    "Row batches a Tunnel call failed for good; they go back "
+                                    "upstream as failures, for the dead-letter topic.")
                           .Add({{"connector", connector}, {"table", table}})),
       rows_accepted_(CounterFamily(r, "mcsink_writer_accepted_rows_total", "Rows accepted.")
                          .Add({{"connector", connector}, {"table", table}})),
@@ -92,6 +94,13 @@ WriterMetrics::WriterMetrics(prometheus::Registry& r, const std::string& connect
               .Help("Time from a batch reaching the writer to its acknowledgement.")
               .Register(r)
               .Add({{"connector", connector}, {"table", table}}, LatencyBuckets())),
+      produce_to_commit_seconds_(
+          prometheus::BuildHistogram()
+              .Name("mcsink_writer_produce_to_commit_seconds")
+              .Help("Time from the Kafka timestamp of a batch's oldest record to the batch's "
+                    "acknowledgement after commit.")
+              .Register(r)
+              .Add({{"connector", connector}, {"table", table}}, LatencyBuckets())),
       buffered_bytes_(prometheus::BuildGauge()
                           .Name("mcsink_writer_buffered_bytes")
                           .Help("Bytes accepted and not yet committed.")
@@ -101,7 +110,12 @@ WriterMetrics::WriterMetrics(prometheus::Registry& r, const std::string& connect
                          .Name("mcsink_writer_sessions")
                          .Help("Upload sessions open or waiting to commit.")
                          .Register(r)
-                         .Add({{"connector", connector}, {"table", table}})) {}
+                         .Add({{"connector", connector}, {"table", table}})),
+      sessions_reopened_(
+          CounterFamily(r, "mcsink_writer_sessions_reopened_total",
+                        "Upload sessions the server lost or expired before commit, whose blocks "
+                        "were uploaded again in a new session.")
+              .Add({{"connector", connector}, {"table", table}})) {}
 
 prometheus::Counter& WriterMetrics::Counter(prometheus::Family<prometheus::Counter>& family,
                                             TunnelOp op) {
@@ -122,6 +136,11 @@ void WriterMetrics::OnBatchAcknowledged(double accept_to_commit_seconds) {
 
 void WriterMetrics::OnBatchFailed() { batches_failed_.Increment(); }
 
+void WriterMetrics::OnProduceToCommit(double seconds) {
+  // A producer clock ahead of ours would give a negative latency; it is at most "now".
+  produce_to_commit_seconds_.Observe(std::max(0.0, seconds));
+}
+
 void WriterMetrics::OnTunnelRequest(TunnelOp op, double seconds, bool ok) {
   request_seconds_
       .Add({{"connector", connector_}, {"table", table_}, {"operation", TunnelOpName(op)}},
@@ -133,6 +152,7 @@ void WriterMetrics::OnTunnelRequest(TunnelOp op, double seconds, bool ok) {
 void WriterMetrics::OnRetry(TunnelOp op) { Counter(retries_, op).Increment(); }
 void WriterMetrics::OnPartitionCreated() { partitions_created_.Increment(); }
 void WriterMetrics::OnSessionCreated() { sessions_.Increment(); }
+void WriterMetrics::OnSessionReopened() { sessions_reopened_.Increment(); }
 
 void WriterMetrics::OnBlockUploaded(int64_t rows, int64_t bytes) {
   blocks_.Increment();

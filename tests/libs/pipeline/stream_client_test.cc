@@ -139,6 +139,27 @@ TEST(StreamClient, SendBlocksWhileTooMuchIsUnacknowledged) {
   client->Close(absl::Seconds(5));
 }
 
+TEST(StreamClient, CongestedOnceHalfTheBoundWaitsForAcknowledgements) {
+  // Given a server that holds acknowledgements and a bound of 10 batches
+  TestWriter writer;
+  writer.Hold(true);
+  ASSERT_OK_AND_ASSIGN(auto server, GrpcServer::Start({.services = {{&writer, "w"}}}));
+  AckLog acks;
+  const int64_t batch_size = static_cast<int64_t>(Batch(1, 1000).ByteSizeLong());
+  auto client = Connect("127.0.0.1:" + std::to_string(server->port()), &acks, 10 * batch_size);
+  // When fewer than half of that are unacknowledged, the sender is not held back
+  for (uint64_t id = 1; id <= 4; ++id) ASSERT_OK(client->Send(Batch(id, 1000)));
+  EXPECT_FALSE(client->congested());
+  // Then at half it is congested (downstream should commit now)
+  ASSERT_OK(client->Send(Batch(5, 1000)));
+  EXPECT_TRUE(client->congested());
+  // And once the acknowledgements come back, it is not any more
+  writer.Hold(false);
+  ASSERT_TRUE(acks.WaitFor(5));
+  EXPECT_FALSE(client->congested());
+  client->Close(absl::Seconds(5));
+}
+
 TEST(StreamClient, ResendsUnacknowledgedBatchesToARestartedServer) {
   // Given a server that stops acknowledging and goes away mid-stream...
   auto first = std::make_unique<TestWriter>();

@@ -560,6 +560,67 @@ TEST_F(TableWriterTest, OpenSessionsCommitEarlyWhenAddWaitsForRoom) {
   EXPECT_THAT(recorder_.AckedIds(), ElementsAre(1u));
 }
 
+RowBatch WithFlushHint(RowBatch batch) {
+  batch.set_flush_hint(true);
+  return batch;
+}
+
+TEST_F(TableWriterTest, FlushHintCommitsWhatIsHeldWithoutWaitingForTheInterval) {
+  // Given an interval and a commit size that are never reached, and a batch without the hint
+  auto writer = MakeWriter(BaseOptions());
+  Add(*writer, MakeBatch(1, 0, {{"h", 5}}));
+  Add(*writer, MakeBatch(2, 5, {{"other", 3}}));
+  // When a batch arrives saying upstream is held back by its bound
+  Add(*writer, WithFlushHint(MakeBatch(3, 8, {{"h", 5}})));
+  // Then every open session (also of the partition the hinted batch has no rows in) commits and
+  // all three batches are acknowledged, without the simulated clock moving
+  ASSERT_TRUE(recorder_.WaitForAcks(3));
+  EXPECT_THAT(recorder_.AckedIds(), UnorderedElementsAre(1u, 2u, 3u));
+  EXPECT_EQ(Offsets(backend_.CommittedRows("pt=h")),
+            (std::vector<int64_t>{0, 1, 2, 3, 4, 8, 9, 10, 11, 12}));
+  EXPECT_EQ(Offsets(backend_.CommittedRows("pt=other")), Iota(5, 3));
+}
+
+TEST_F(TableWriterTest, WithoutFlushHintNothingCommitsBeforeTheInterval) {
+  // Given a 30 s interval
+  TableWriterOptions options = BaseOptions();
+  options.commit_interval = absl::Seconds(30);
+  auto writer = MakeWriter(options);
+  // When batches without the hint arrive (light traffic) and 29 s pass
+  Add(*writer, MakeBatch(1, 0, {{"h", 5}}));
+  Add(*writer, MakeBatch(2, 5, {{"h", 5}}));
+  ASSERT_TRUE(backend_.WaitUntil(
+      [](FakeTunnelBackend& b) { return b.calls_locked(TunnelOp::kEnsurePartition) >= 1; }));
+  clock_.Advance(absl::Seconds(29));
+  // Then nothing is committed yet: one large commit on the interval, not one per batch
+  EXPECT_FALSE(recorder_.WaitForAcks(1, absl::Milliseconds(200)));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(recorder_.WaitForAcks(2));
+  EXPECT_EQ(backend_.Commits().size(), 1u);
+}
+
+TEST_F(TableWriterTest, FlushHintWaitsForThePartitionsPreviousCommit) {
+  // Given commits that are held, and a hinted batch whose session is committing
+  backend_.Hold(TunnelOp::kCommit, "");
+  auto writer = MakeWriter(BaseOptions());
+  Add(*writer, WithFlushHint(MakeBatch(1, 0, {{"h", 5}})));
+  ASSERT_TRUE(backend_.WaitUntil(
+      [](FakeTunnelBackend& b) { return b.calls_locked(TunnelOp::kCommit) >= 1; }));
+  // When more hinted batches arrive while that commit is in flight
+  Add(*writer, WithFlushHint(MakeBatch(2, 5, {{"h", 5}})));
+  Add(*writer, WithFlushHint(MakeBatch(3, 10, {{"h", 5}})));
+  // Then they are not sealed into sessions of their own: they wait, together, in the next one
+  EXPECT_FALSE(backend_.WaitUntil(
+      [](FakeTunnelBackend& b) { return b.calls_locked(TunnelOp::kCommit) >= 2; },
+      absl::Milliseconds(200)));
+  // And once the first commit is done, the next session commits at once, with both batches
+  backend_.Release();
+  ASSERT_TRUE(recorder_.WaitForAcks(3));
+  const auto commits = backend_.Commits();
+  ASSERT_EQ(commits.size(), 2u);
+  EXPECT_EQ(Offsets(backend_.CommittedRows("pt=h")), Iota(0, 15));
+}
+
 TEST_F(TableWriterTest, SlowPartitionDoesNotStallOthers) {
   // Given two workers, one call per partition, and uploads to partition slow held back
   TableWriterOptions options = BaseOptions();
@@ -675,10 +736,32 @@ TEST_F(TableWriterTest, JournalRecordsRangesBeforeAndAfterTheCommit) {
   const CommitRecord& record = journal.events[0].record;
   EXPECT_EQ(record.session.partition, "pt=h");
   EXPECT_EQ(record.session.upload_id, backend_.Commits().at(0).upload_id);
-  EXPECT_THAT(record.batch_ids, ElementsAre(1u));
-  ASSERT_EQ(record.ranges.size(), 1u);
-  EXPECT_EQ(record.ranges[0].first_offset(), 100);
-  EXPECT_EQ(record.ranges[0].last_offset(), 102);
+  ASSERT_EQ(record.batches.size(), 1u);
+  EXPECT_EQ(record.batches[0].batch_id, 1u);
+  EXPECT_EQ(record.batches[0].groups, 1);
+  EXPECT_EQ(record.batches[0].total_groups, 1);
+  ASSERT_EQ(record.batches[0].ranges.size(), 1u);
+  EXPECT_EQ(record.batches[0].ranges[0].first_offset(), 100);
+  EXPECT_EQ(record.batches[0].ranges[0].last_offset(), 102);
+}
+
+TEST_F(TableWriterTest, JournalCountsTheSessionsOfABatchSpanningPartitions) {
+  // Given a batch with rows for two pt values
+  RecordingJournal journal(&backend_);
+  auto writer = MakeWriter(BaseOptions(), &journal);
+  Add(*writer, MakeBatch(1, 100, {{"h1", 2}, {"h2", 1}}));
+  // When both sessions commit
+  ASSERT_OK(writer->Drain(absl::Now() + absl::Seconds(10)));
+  // Then each session's record says it holds one of the batch's two row groups
+  int befores = 0;
+  for (const RecordingJournal::Event& e : journal.events) {
+    if (e.what != "before") continue;
+    ++befores;
+    ASSERT_EQ(e.record.batches.size(), 1u);
+    EXPECT_EQ(e.record.batches[0].groups, 1);
+    EXPECT_EQ(e.record.batches[0].total_groups, 2);
+  }
+  EXPECT_EQ(befores, 2);
 }
 
 class RefusingJournal : public CommitJournal {
@@ -702,6 +785,157 @@ TEST_F(TableWriterTest, JournalRefusalStopsTheCommit) {
   EXPECT_EQ(failure.status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(failure.status.message()), HasSubstr("journal before commit"));
   EXPECT_THAT(failure.batch_ids, ElementsAre(1u));
+  EXPECT_TRUE(recorder_.AckedIds().empty());
+}
+
+// What the Tunnel client reports when the server no longer has a session (maxcompute_client's
+// MaxComputeErrorToStatus of mclocal's answers).
+absl::Status NoSuchUpload() {
+  return absl::NotFoundError(
+      "commit upload session upload-1 of table orders_sink: HTTP 404 NoSuchUpload: upload "
+      "session 'upload-1' does not exist (it may have expired or the server restarted); create a "
+      "new session");
+}
+absl::Status SessionExpired() {
+  return absl::InvalidArgumentError(
+      "commit upload session upload-1 of table orders_sink: HTTP 400 StatusConflict: session "
+      "'upload-1' has expired; create a new session");
+}
+
+// Three one-row batches, one block each, in partition h.
+void AddThreeBlocks(TableWriter& writer) {
+  for (int i = 0; i < 3; ++i) {
+    const absl::Status status = writer.Add(MakeBatch(i + 1, i, {{"h", 1}}));
+    ASSERT_OK(status);
+  }
+}
+
+TableWriterOptions OneBlockPerBatch() {
+  TableWriterOptions options = BaseOptions();
+  options.block_bytes = 1;
+  return options;
+}
+
+TEST_F(TableWriterTest, SessionLostAtCommitIsReopenedAndItsBlocksUploadedAgain) {
+  // Given a session of three uploaded blocks that the server loses before the commit (restart)
+  prometheus::Registry registry;
+  WriterMetrics metrics(registry, "c", "orders_sink");
+  backend_.FailNth(TunnelOp::kCommit, 1, NoSuchUpload());
+  RecordingJournal journal(&backend_);
+  auto writer = MakeWriter(OneBlockPerBatch(), &journal, &metrics);
+  AddThreeBlocks(*writer);
+  // When it is committed
+  writer->Flush();
+  ASSERT_TRUE(recorder_.WaitForAcks(3));
+  // Then a second session holds the same three blocks and is committed, rows exactly once
+  EXPECT_TRUE(recorder_.failures().empty());
+  EXPECT_EQ(backend_.Calls(TunnelOp::kCreateSession), 2);
+  const auto commits = backend_.Commits();
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_EQ(commits[0].upload_id, "upload-2");
+  EXPECT_THAT(commits[0].block_ids, ElementsAre(0, 1, 2));
+  EXPECT_EQ(Offsets(backend_.CommittedRows("pt=h")), Iota(0, 3));
+  // And the bodies uploaded again are the kept ones, shared rather than rebuilt
+  const auto bodies = backend_.UploadedBodies();
+  ASSERT_EQ(bodies.size(), 6u);
+  for (size_t i = 3; i < 6; ++i) {
+    EXPECT_NE(std::find(bodies.begin(), bodies.begin() + 3, bodies[i]), bodies.begin() + 3)
+        << "block body " << i << " was copied";
+  }
+  EXPECT_EQ(MetricSum(registry, "mcsink_writer_sessions_reopened_total"), 1);
+  EXPECT_EQ(MetricSum(registry, "mcsink_writer_commits_total"), 1);
+  EXPECT_EQ(writer->buffered_bytes(), 0);
+  // And the journal's DONE names only the new session (the lost session's PENDING is left to
+  // recovery, which finds it gone)
+  ASSERT_EQ(journal.events.size(), 3u);
+  EXPECT_EQ(journal.events[0].what, "before");
+  EXPECT_EQ(journal.events[0].record.session.upload_id, "upload-1");
+  EXPECT_EQ(journal.events[1].what, "before");
+  EXPECT_EQ(journal.events[1].record.session.upload_id, "upload-2");
+  EXPECT_THAT(journal.events[1].record.block_ids, ElementsAre(0, 1, 2));
+  EXPECT_EQ(journal.events[2].what, "after");
+  EXPECT_EQ(journal.events[2].record.session.upload_id, "upload-2");
+}
+
+TEST_F(TableWriterTest, SessionLostMidUploadIsReopenedAndJournaledOnlyWithTheNewSession) {
+  // Given the server loses the session while its second block is uploaded
+  prometheus::Registry registry;
+  WriterMetrics metrics(registry, "c", "orders_sink");
+  backend_.FailNth(TunnelOp::kUploadBlock, 2, NoSuchUpload());
+  RecordingJournal journal(&backend_);
+  auto writer = MakeWriter(OneBlockPerBatch(), &journal, &metrics);
+  AddThreeBlocks(*writer);
+  // When everything is committed
+  ASSERT_OK(writer->Drain(absl::Now() + absl::Seconds(10)));
+  // Then the new session holds all three blocks and the rows are written once
+  ASSERT_TRUE(recorder_.WaitForAcks(3));
+  EXPECT_TRUE(recorder_.failures().empty());
+  EXPECT_EQ(backend_.Calls(TunnelOp::kCreateSession), 2);
+  const auto commits = backend_.Commits();
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_EQ(commits[0].upload_id, "upload-2");
+  EXPECT_THAT(commits[0].block_ids, ElementsAre(0, 1, 2));
+  EXPECT_EQ(Offsets(backend_.CommittedRows("pt=h")), Iota(0, 3));
+  EXPECT_EQ(MetricSum(registry, "mcsink_writer_sessions_reopened_total"), 1);
+  // And the journal only ever saw the new session, with all its blocks and batches
+  ASSERT_EQ(journal.events.size(), 2u);
+  for (const RecordingJournal::Event& e : journal.events) {
+    EXPECT_EQ(e.record.session.upload_id, "upload-2") << e.what;
+    EXPECT_THAT(e.record.block_ids, ElementsAre(0, 1, 2)) << e.what;
+    EXPECT_EQ(e.record.batches.size(), 3u) << e.what;
+  }
+}
+
+TEST_F(TableWriterTest, ExpiredSessionIsReopenedAndCommitted) {
+  // Given the session expires on the server before its commit
+  backend_.FailNth(TunnelOp::kCommit, 1, SessionExpired());
+  auto writer = MakeWriter(OneBlockPerBatch());
+  AddThreeBlocks(*writer);
+  // When it is committed
+  writer->Flush();
+  ASSERT_TRUE(recorder_.WaitForAcks(3));
+  // Then the rows are committed once, through a second session
+  EXPECT_TRUE(recorder_.failures().empty());
+  EXPECT_EQ(backend_.Calls(TunnelOp::kCreateSession), 2);
+  ASSERT_EQ(backend_.Commits().size(), 1u);
+  EXPECT_EQ(backend_.Commits()[0].upload_id, "upload-2");
+  EXPECT_EQ(Offsets(backend_.CommittedRows("pt=h")), Iota(0, 3));
+}
+
+TEST_F(TableWriterTest, SessionsLostAgainAndAgainFailAfterMaxAttemptsSessions) {
+  // Given a server that loses every session at commit, and three attempts allowed
+  backend_.FailAlways(TunnelOp::kCommit, "", NoSuchUpload());
+  TableWriterOptions options = OneBlockPerBatch();
+  options.max_attempts = 3;
+  auto writer = MakeWriter(options);
+  AddThreeBlocks(*writer);
+  // When it is committed
+  writer->Flush();
+  // Then after three sessions the batches are reported, not acknowledged, and released
+  ASSERT_TRUE(recorder_.WaitForFailures(1));
+  EXPECT_EQ(backend_.Calls(TunnelOp::kCreateSession), 3);
+  EXPECT_EQ(backend_.Calls(TunnelOp::kCommit), 3);
+  const WriteFailure failure = recorder_.failures().at(0);
+  EXPECT_EQ(failure.status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(failure.status.message()), HasSubstr("lost or expired 3 sessions"));
+  EXPECT_THAT(failure.batch_ids, ElementsAre(1u, 2u, 3u));
+  EXPECT_TRUE(recorder_.AckedIds().empty());
+  EXPECT_EQ(writer->buffered_bytes(), 0);
+}
+
+TEST_F(TableWriterTest, OtherNotFoundAtCommitIsNotMistakenForALostSession) {
+  // Given a commit refused because the partition is missing, not because the session is gone
+  backend_.FailNth(TunnelOp::kCommit, 1,
+                   absl::NotFoundError("HTTP 404 NoSuchPartition: partition pt=h does not exist"));
+  auto writer = MakeWriter(OneBlockPerBatch());
+  AddThreeBlocks(*writer);
+  // When it is committed
+  writer->Flush();
+  // Then the session fails as before, without a new session
+  ASSERT_TRUE(recorder_.WaitForFailures(1));
+  EXPECT_EQ(backend_.Calls(TunnelOp::kCreateSession), 1);
+  EXPECT_THAT(std::string(recorder_.failures().at(0).status.message()),
+              HasSubstr("NoSuchPartition"));
   EXPECT_TRUE(recorder_.AckedIds().empty());
 }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,14 +17,17 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "mcsink/common/log.h"
 #include "mcsink/ingest/ack_tracker.h"
 #include "mcsink/ingest/ingest_metrics.h"
+#include "mcsink/ingest/partition_gate.h"
 #include "mcsink/kafka/config.h"
 #include "mcsink/v1/pipeline.pb.h"
 
 namespace RdKafka {
 class KafkaConsumer;
-}
+class Message;
+}  // namespace RdKafka
 
 namespace mcsink::ingest {
 
@@ -33,6 +37,15 @@ class BatchSink {
   virtual ~BatchSink() = default;
   // Hands a batch downstream; fails only when the sink is closed for good.
   virtual absl::Status Send(v1::RecordBatch batch) = 0;
+  // `record` (of `topic`) cannot be forwarded (over the gRPC message bound): it stands alone as
+  // batch `batch_id`, which the sink acknowledges through ConsumerWorker::OnAck once the record
+  // is in the dead-letter topic (or stops its partition, under the failure policy "stop"). A
+  // sink without a dead-letter path leaves it unacknowledged: never committed, never lost.
+  virtual void DeadLetter(uint64_t batch_id, const std::string& topic,
+                          const v1::KafkaRecord& record, const std::string& message) {
+    MCSINK_LOG(ERROR) << topic << "[" << record.partition() << "] offset " << record.offset()
+                      << " (batch " << batch_id << ") left unacknowledged: " << message;
+  }
 };
 
 struct ConsumerOptions {
@@ -43,17 +56,46 @@ struct ConsumerOptions {
   bool start_from_earliest = true;  // when the group has no committed offset
   int max_batch_records = 10'000;
   int64_t max_batch_bytes = 4 << 20;
+  // A record whose key and value exceed this goes to the dead-letter topic instead of
+  // downstream: with a batch's max_batch_bytes around it, it must fit the gRPC message bound
+  // (64 MiB in GrpcServerOptions).
+  int64_t max_record_bytes = 48 << 20;
   absl::Duration linger = absl::Milliseconds(50);  // longest a partial batch waits
   int64_t max_in_flight_bytes = 64 << 20;          // then the worker pauses its partitions
   int64_t fetch_queue_kbytes = 8 << 10;            // librdkafka's prefetch bound per worker
   absl::Duration commit_interval = absl::Seconds(1);
   absl::Duration revoke_timeout = absl::Seconds(30);  // wait for acks of revoked partitions
+  // Exactly-once: claims each assigned partition before consuming it (epochs, offsets already
+  // written). Null: at-least-once. Shared by the workers; must outlive them.
+  PartitionGate* gate = nullptr;
 };
 
 struct StoppedPartition {
   TopicPartition tp;
   int64_t offset = 0;  // the record that failed; nothing from here on is committed
   std::string reason;
+  std::string code;  // the failure's stable code, e.g. CSV_PARSE or WRITER_FAILED
+};
+
+// What a consumer knows of a partition's progress, from its own commits and librdkafka's cached
+// watermarks; -1 where unknown.
+struct PartitionProgress {
+  int64_t committed_offset = -1;  // the next offset to consume, as this consumer committed it
+  int64_t log_end_offset = -1;
+  int64_t lag = -1;  // log end minus committed (or minus position before the first commit)
+};
+
+// Told about a consumer's partitions (e.g. to publish their status). Calls come from the consumer
+// threads, concurrently for different workers.
+class PartitionObserver {
+ public:
+  virtual ~PartitionObserver() = default;
+  virtual void OnAssigned(int worker, const TopicPartition& tp) = 0;
+  virtual void OnRevoked(int worker, const TopicPartition& tp) = 0;
+  virtual void OnStopped(int worker, const StoppedPartition& stopped) = 0;
+  // Every commit interval, for each assigned partition.
+  virtual void OnProgress(int worker, const TopicPartition& tp,
+                          const PartitionProgress& progress) = 0;
 };
 
 struct ConsumerStats {
@@ -62,6 +104,7 @@ struct ConsumerStats {
   int64_t batches = 0;
   int64_t commits = 0;
   int64_t pauses = 0;
+  int64_t skipped = 0;  // records already in the table (exactly-once recovery), not sent
   std::vector<TopicPartition> assignment;
   std::vector<StoppedPartition> stopped;
 };
@@ -77,6 +120,9 @@ class ConsumerWorker {
 
   static int WorkerIndexOf(uint64_t batch_id) { return static_cast<int>(batch_id >> 48); }
 
+  // Before Start: who hears of assignments, stops and progress (may be null; must outlive the
+  // worker).
+  void SetObserver(PartitionObserver* observer) { observer_ = observer; }
   void Start();
   // Thread-safe: a batch is durable downstream.
   void OnAck(uint64_t batch_id);
@@ -96,17 +142,32 @@ class ConsumerWorker {
   void Run();
   void ApplyAcks();
   void PausePartitions(const std::vector<TopicPartition>& tps);
+  uint64_t NextBatchId() { return (static_cast<uint64_t>(index_) << 48) | ++next_seq_; }
+  // Hands a record too large to forward to the sink's dead-letter path, as a batch of its own.
+  void DeadLetterOversized(const RdKafka::Message& msg);
   void Flush();
+  // Sends a batch without records that carries flush_hint, when batches are in flight: the
+  // worker is about to wait for their acknowledgements (revocation, drain), so downstream must
+  // commit them now rather than on the writer's interval (up to 30 s per rebalance otherwise).
+  // Its id is not tracked, so its own acknowledgement is ignored.
+  void HintFlush();
   void Commit(bool sync);
   void ApplyBackpressure();
   // Waits (applying acks) until `done` holds or `deadline` passes.
   void WaitForAcks(const std::function<bool()>& done, absl::Time deadline);
   void OnRevoke(const std::vector<TopicPartition>& revoked);
+  // Exactly-once (options_.gate): claims newly assigned partitions, retrying until it succeeds
+  // or the worker stops (then they are paused: nothing is read without a claim).
+  void ClaimPartitions(const std::vector<TopicPartition>& tps);
+  // Acknowledges `msg` locally, without sending it, when its claim says it is already written.
+  bool SkipIfWritten(const RdKafka::Message& msg);
+  void CountSpansToSkip();
 
   const ConsumerOptions options_;
   BatchSink* const sink_;
   const int index_;
   IngestMetrics* const metrics_;
+  PartitionObserver* observer_ = nullptr;
   std::unique_ptr<Rebalancer> rebalancer_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::thread thread_;
@@ -117,12 +178,16 @@ class ConsumerWorker {
   AckTracker tracker_;
   uint64_t next_seq_ = 0;
   v1::RecordBatch batch_;
-  int64_t batch_bytes_ = 0;
+  int64_t batch_bytes_ = 0;   // key and value bytes of batch_
+  int64_t batch_memory_ = 0;  // estimated heap memory batch_ holds (ToKafkaRecord)
   absl::Time batch_started_;
   absl::Time last_commit_;
   bool paused_ = false;
   std::vector<TopicPartition> assignment_;
   std::vector<StoppedPartition> stopped_;
+  std::map<TopicPartition, int64_t> committed_;      // last offsets this consumer committed
+  std::map<TopicPartition, PartitionClaim> claims_;  // of assigned partitions, with a gate
+  size_t spans_to_skip_ = 0;  // over claims_: none is the common case, checked per record
 
   mutable absl::Mutex mu_;
   std::vector<uint64_t> acks_ ABSL_GUARDED_BY(mu_);

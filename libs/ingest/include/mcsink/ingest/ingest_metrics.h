@@ -23,6 +23,10 @@ class IngestMetrics {
   void OnPaused();
   void OnLag(const std::string& topic, int32_t partition, int64_t lag);
   void OnPartitionStopped();
+  // A record is in the dead-letter topic; `reason` is its failure code (a handful of values).
+  void OnDeadLettered(const std::string& reason);
+  // A request to dead-letter a batch's records failed: the batch stays unacknowledged.
+  void OnDeadLetterFailed();
   void SetInFlight(int worker, int64_t batches, int64_t bytes);
 
  private:
@@ -34,6 +38,8 @@ class IngestMetrics {
   prometheus::Counter& commit_failures_;
   prometheus::Counter& pauses_;
   prometheus::Counter& stopped_;
+  prometheus::Family<prometheus::Counter>& dead_lettered_;
+  prometheus::Counter& dead_letter_failures_;
   prometheus::Family<prometheus::Gauge>& lag_;
   prometheus::Family<prometheus::Gauge>& in_flight_batches_;
   prometheus::Family<prometheus::Gauge>& in_flight_bytes_;

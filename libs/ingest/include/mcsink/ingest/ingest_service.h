@@ -1,6 +1,7 @@
 // The ingest service for one connector: `concurrency` consumer threads in group
 // connect-<name>, whose batches go over one reliable stream to transform; acknowledgements come
-// back on it and are routed to the thread that sent the batch.
+// back on it and are routed to the thread that sent the batch. Records that no stage could
+// deliver come back named in the Ack and go to the dead-letter topic (dead_letter.h).
 #pragma once
 
 #include <memory>
@@ -9,7 +10,9 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "mcsink/ingest/consumer_worker.h"
+#include "mcsink/ingest/dead_letter.h"
 #include "mcsink/ingest/ingest_metrics.h"
+#include "mcsink/ingest/status_publisher.h"
 #include "mcsink/pipeline/stream_client.h"
 #include "mcsink/v1/connector.pb.h"
 #include "mcsink/v1/pipeline.grpc.pb.h"
@@ -28,6 +31,11 @@ struct IngestServiceOptions {
   int64_t max_unacked_bytes = 128 << 20;  // on the stream to transform
 };
 
+// Whether every failure of `ack` is a fenced commit (pipeline::kFenced): the batch's partition has
+// a new owner, which reads its records again, so the batch is neither dead-lettered, nor stops
+// its partition, nor is acknowledged. False for an ack without failures.
+bool OnlyFenced(const v1::Ack& ack);
+
 class IngestService : public BatchSink {
  public:
   static absl::StatusOr<std::unique_ptr<IngestService>> Create(IngestServiceOptions options,
@@ -40,16 +48,29 @@ class IngestService : public BatchSink {
   void Stop(absl::Duration drain);
 
   absl::Status Send(v1::RecordBatch batch) override;
+  void DeadLetter(uint64_t batch_id, const std::string& topic, const v1::KafkaRecord& record,
+                  const std::string& message) override;
   std::vector<ConsumerStats> stats() const;
 
  private:
   explicit IngestService(IngestServiceOptions options, prometheus::Registry& registry);
   void OnAck(const v1::Ack& ack);
+  // Records of batch `batch_id` that no stage delivered (framework-level failures): under the
+  // policy "stop" their partitions stop at the first such record; otherwise they go to the
+  // dead-letter topic (`record`, when given, is the one record of the failure, in hand) and the
+  // batch is acknowledged once they are all there. If that fails the batch stays unacknowledged.
+  void Fail(uint64_t batch_id, const std::vector<v1::BatchFailure>& failures,
+            const v1::KafkaRecord* record = nullptr);
+  ConsumerWorker* WorkerOf(uint64_t batch_id);
 
   IngestServiceOptions options_;
   IngestMetrics metrics_;
   std::unique_ptr<pipeline::StreamClient<v1::RecordBatch, v1::Ack>> stream_;
+  // Declared before the workers, so it outlives them: they report to it until they leave.
+  std::unique_ptr<StatusPublisher> status_;
   std::vector<std::unique_ptr<ConsumerWorker>> workers_;
+  // Declared after the workers, so it is destroyed first: its callbacks reach them.
+  std::unique_ptr<DeadLetterQueue> dead_letters_;
 };
 
 }  // namespace mcsink::ingest

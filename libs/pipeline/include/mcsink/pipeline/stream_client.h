@@ -87,6 +87,13 @@ class StreamClient {
     absl::MutexLock lock(&mu_);
     return unacked_bytes_;
   }
+  // Flow control: more than half the bound waits for acknowledgements, so the sender is about to
+  // be held back. Senders then set flush_hint on their batches, asking downstream to make what it
+  // holds durable now instead of waiting for its size or interval triggers.
+  bool congested() const {
+    absl::MutexLock lock(&mu_);
+    return unacked_bytes_ >= options_.max_unacked_bytes / 2;
+  }
   int64_t reconnects() const {
     absl::MutexLock lock(&mu_);
     return reconnects_;
@@ -188,11 +195,15 @@ class StreamClient {
 
   void Acknowledge(const Resp& resp) {
     on_response_(resp);
+    // Freeing a batch (thousands of records) takes as long as building it: that happens here,
+    // after the lock, so Send and the writer thread do not wait for it (seen in profiles).
+    std::shared_ptr<const Pending> done;
     absl::MutexLock lock(&mu_);
     auto it = std::find_if(unacked_.begin(), unacked_.end(),
                            [&](const auto& p) { return p->req.batch_id() == resp.batch_id(); });
     if (it == unacked_.end()) return;  // a second acknowledgement after a resend
     unacked_bytes_ -= (*it)->bytes;
+    done = std::move(*it);
     unacked_.erase(it);
   }
 

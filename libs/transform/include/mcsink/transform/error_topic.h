@@ -1,6 +1,7 @@
 // Records that could not be converted go to the connector's error topic, never silently
 // dropped: the original key, value and timestamp, with headers that say why. Framework-level
-// failures go to the dead-letter topic with the same context.
+// failures go to the dead-letter topic (ingest produces them with this same writer) with the same
+// context. This file is the one place the header names are defined.
 #pragma once
 
 #include <atomic>
@@ -21,7 +22,7 @@ class DeliveryReportCb;
 
 namespace mcsink::transform {
 
-// Header names on error-topic records.
+// Header names on error-topic and dead-letter-topic records.
 inline constexpr char kHeaderConnector[] = "mcsink.connector";
 inline constexpr char kHeaderTopic[] = "mcsink.source.topic";
 inline constexpr char kHeaderPartition[] = "mcsink.source.partition";
@@ -40,11 +41,13 @@ struct ErrorRecord {
 
 class ErrorTopicWriter {
  public:
-  // Called once per Send with whether the broker acknowledged the record.
-  using Done = std::function<void(bool delivered)>;
+  // Called once per Send: OK when the broker acknowledged the record, else why it did not.
+  using Done = std::function<void(const absl::Status& delivery)>;
 
+  // `client_suffix` names the producer's client.id (<connector>-<suffix>) for broker-side logs.
   static absl::StatusOr<std::unique_ptr<ErrorTopicWriter>> Create(
-      const kafka::Properties& properties, std::string connector);
+      const kafka::Properties& properties, std::string connector,
+      const std::string& client_suffix = "errors");
   ~ErrorTopicWriter();
 
   // Produces `error` to `topic` (idempotent producer, acks=all); `done` runs on the writer's

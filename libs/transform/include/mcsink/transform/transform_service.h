@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -25,6 +26,17 @@ namespace mcsink::transform {
 
 // The converter options a connector config asks for.
 convert::ConverterOptions ConverterOptionsFor(const v1::ConnectorConfig& config);
+
+// The offset ranges of the records of `batch` for which `included[i]` holds: maximal runs of
+// included records per partition, so a range never spans a record left out.
+google::protobuf::RepeatedPtrField<v1::OffsetRange> RangesOf(const v1::RecordBatch& batch,
+                                                             const std::vector<bool>& included);
+
+// The smallest Kafka timestamp of the batch's records (0 when none carries one).
+int64_t MinTimestampMs(const v1::RecordBatch& batch);
+
+// Failure codes of the records this service gives back to ingest for the dead-letter topic.
+inline constexpr char kErrorTopicUndeliverable[] = "ERROR_TOPIC_UNDELIVERABLE";
 
 struct TransformServiceOptions {
   v1::ConnectorConfig connector;       // normalized
@@ -52,8 +64,10 @@ class TransformService final : public v1::Transform::Service {
   explicit TransformService(TransformServiceOptions options, prometheus::Registry& registry);
   void Process(const v1::RecordBatch& batch, convert::Converter& converter,
                convert::ConvertedBatch& converted, const std::shared_ptr<Upstream>& upstream);
-  // One of a batch's outstanding parts is done; acknowledges upstream after the last.
-  void PartDone(uint64_t id, bool ok);
+  // One of a batch's outstanding parts is done; acknowledges upstream after the last. `failures`
+  // are records of the part that could not be delivered: they go upstream in the Ack (for the
+  // dead-letter topic); a failure naming no ranges stands for every record of the RowBatch.
+  void PartDone(uint64_t id, bool ok, std::vector<v1::BatchFailure> failures = {});
   void OnWriterAck(const v1::Ack& ack);
 
   TransformServiceOptions options_;

@@ -13,13 +13,20 @@
 
 namespace mcsink::writer {
 
+// A batch with rows in a session. A batch whose rows span several partitions (or were cut
+// across sessions) appears in each of their sessions; it is durable once all of them are done,
+// which is why the record says how many of the batch's row groups each session holds.
+struct CommitBatch {
+  uint64_t batch_id = 0;
+  std::vector<mcsink::v1::OffsetRange> ranges;
+  int groups = 0;        // row groups of the batch in this session
+  int total_groups = 0;  // row groups of the batch with rows, in all sessions
+};
+
 struct CommitRecord {
   SessionRef session;
-  std::vector<int64_t> block_ids;
-  // The ranges of every batch with rows in this session. A batch whose rows span several
-  // partitions appears in each of their sessions; it is durable once all of them are done.
-  std::vector<mcsink::v1::OffsetRange> ranges;
-  std::vector<uint64_t> batch_ids;
+  std::vector<int64_t> block_ids;  // sorted
+  std::vector<CommitBatch> batches;
 };
 
 // Called from the writer's worker threads, for different sessions at once: implementations must
@@ -34,6 +41,14 @@ class CommitJournal {
   // for BeforeCommit (the commit itself is not repeated).
   virtual absl::Status AfterCommit(const CommitRecord& record) = 0;
 };
+
+// A journal's refusal to let a session commit because a newer ingest owner has claimed one of
+// its partitions (docs/exactly-once.md, fencing). Not a fault of the data: the new owner reads
+// those records again, so upstream must neither dead-letter the batches nor stop their
+// partitions. FailedPrecondition (not retried) with a payload IsFenced recognizes after any
+// Annotate.
+absl::Status FencedError(const std::string& message);
+bool IsFenced(const absl::Status& status);
 
 class NoopCommitJournal final : public CommitJournal {
  public:

@@ -5,10 +5,14 @@
 // encoded, to the session's current block; a block is cut (record stream + trailer computed from
 // the row CRCs, nothing decoded) when it reaches `block_bytes` and uploaded; a session is sealed
 // and committed when it reaches `commit_bytes`, `commit_interval` after its first row, at the
-// block cap, under memory pressure, or on Flush/Drain. The table's MaxCompute limits (commits,
-// session creations and block writes per period) are token buckets. Failed Tunnel calls are
-// retried with exponential backoff and jitter when IsRetryable; a permanent or exhausted failure
-// fails the session: its batches are never acknowledged and `on_failure` says which they are.
+// block cap, under memory pressure, on Flush/Drain, or, after a batch with `flush_hint` (upstream
+// is held back by its own bound), as soon as the partition's previous session has committed. The
+// table's MaxCompute limits (commits, session creations and block writes per period) are token
+// buckets. Failed Tunnel calls are retried with exponential backoff and jitter when IsRetryable;
+// a permanent or exhausted failure fails the session: its batches are never acknowledged and
+// `on_failure` says which they are.
+// A session the server has lost (restart) or expired before its commit is not a failure of the
+// data: its blocks are uploaded again into a new session (at most max_attempts sessions).
 //
 // Threads: `worker_threads` workers run all Tunnel calls; one partition uses at most
 // `max_in_flight_per_partition` of them, so a slow partition does not stall the others.
@@ -178,6 +182,13 @@ class TableWriter {
   bool ShouldSeal(const Session& session, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Committed(Partition& pt, Session& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailSession(Partition& pt, Session& session, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The server lost `session` (404 NoSuchUpload after a restart) or it expired, before its
+  // commit: its rows go into a new session. The blocks uploaded so far were kept (their bytes
+  // stay counted until commit), so they are queued to be uploaded again; the session is then
+  // created anew and journaled with its new upload id. Fails the session instead once it has
+  // used max_attempts sessions. `call` names the call that found out, for messages.
+  void Reopen(Partition& pt, Session& session, const absl::Status& status, const std::string& call)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveSession(Partition& pt, Session& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Backoff before the attempt after `attempts` failed ones, or nullopt when retries are spent.

@@ -26,6 +26,8 @@ class WriterMetrics {
   void OnBatchAccepted(int64_t rows, int64_t bytes);
   void OnBatchAcknowledged(double accept_to_commit_seconds);
   void OnBatchFailed();
+  // A batch was acknowledged `seconds` after the Kafka timestamp of its oldest record.
+  void OnProduceToCommit(double seconds);
   // One Tunnel request finished (successfully or not) after `seconds`.
   void OnTunnelRequest(TunnelOp op, double seconds, bool ok);
   void OnRetry(TunnelOp op);
@@ -36,6 +38,9 @@ class WriterMetrics {
   // Bytes accepted and not yet committed or failed (what Add's bound applies to).
   void SetBufferedBytes(int64_t bytes);
   void SetOpenSessions(int64_t sessions);
+  // An upload session was lost or expired on the server and its blocks were sent again in a new
+  // one.
+  void OnSessionReopened();
 
  private:
   prometheus::Counter& Counter(prometheus::Family<prometheus::Counter>& family, TunnelOp op);
@@ -59,8 +64,10 @@ class WriterMetrics {
   prometheus::Family<prometheus::Counter>& request_errors_;
   prometheus::Family<prometheus::Histogram>& request_seconds_;
   prometheus::Histogram& accept_to_commit_seconds_;
+  prometheus::Histogram& produce_to_commit_seconds_;
   prometheus::Gauge& buffered_bytes_;
   prometheus::Gauge& open_sessions_;
+  prometheus::Counter& sessions_reopened_;
 };
 
 }  // namespace mcsink::writer

@@ -1,9 +1,12 @@
 // The writer's gRPC face: RowBatches from transform streams go into one TableWriter; its
-// acknowledgements go back on the stream each batch came from, under that stream's batch id.
+// acknowledgements go back on the stream each batch came from, under that stream's batch id. A
+// batch the TableWriter failed permanently is acknowledged with a BatchFailure (code
+// WRITER_FAILED), so upstream dead-letters its records (or stops, by policy) instead of stalling.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -36,12 +39,17 @@ class WriterService final : public v1::Writer::Service {
   };
   struct Origin {
     std::shared_ptr<Upstream> upstream;
-    uint64_t batch_id;  // as the upstream numbered it
+    uint64_t batch_id = 0;         // as the upstream numbered it
+    int64_t min_timestamp_ms = 0;  // RowBatch.min_timestamp_ms
   };
-  WriterService() = default;
+  explicit WriterService(WriterMetrics* metrics) : metrics_(metrics) {}
   void OnAck(v1::Ack ack);
   void OnFailure(const WriteFailure& failure);
+  // Removes and returns the origin of the writer's batch `id`, if it is still known.
+  std::optional<Origin> TakeOrigin(uint64_t id);
+  static void Reply(const Origin& origin, v1::Ack& ack);
 
+  WriterMetrics* const metrics_;
   std::unique_ptr<TableWriter> writer_;
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;

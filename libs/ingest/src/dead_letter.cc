@@ -1,0 +1,216 @@
+#include "mcsink/ingest/dead_letter.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "mcsink/common/log.h"
+#include "mcsink/common/status.h"
+#include "mcsink/ingest/ingest_metrics.h"
+#include "mcsink/ingest/kafka_record.h"
+
+namespace mcsink::ingest {
+
+// The outcome of one request: the records sent for it and their delivery reports. `done` runs
+// once, after the request is sealed (nothing more will be sent) and every report came back.
+class DeadLetterQueue::Delivery {
+ public:
+  Delivery(Done done, IngestMetrics* metrics, std::string code)
+      : done_(std::move(done)), metrics_(metrics), code_(std::move(code)) {}
+
+  void Sending() {
+    absl::MutexLock lock(&mu_);
+    ++outstanding_;
+  }
+  void Delivered(const absl::Status& status) {
+    if (status.ok() && metrics_ != nullptr) metrics_->OnDeadLettered(code_);
+    Finish([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      --outstanding_;
+      if (!status.ok() && status_.ok()) status_ = status;
+    });
+  }
+  void Seal(const absl::Status& status) {
+    Finish([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      sealed_ = true;
+      if (!status.ok() && status_.ok()) status_ = status;
+    });
+  }
+
+ private:
+  template <typename F>
+  void Finish(F update) {
+    absl::Status result;
+    {
+      absl::MutexLock lock(&mu_);
+      update();
+      if (!sealed_ || outstanding_ > 0 || finished_) return;
+      finished_ = true;
+      result = status_;
+    }
+    done_(result);
+  }
+
+  const Done done_;
+  IngestMetrics* const metrics_;
+  const std::string code_;
+  absl::Mutex mu_;
+  int64_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  bool sealed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<std::unique_ptr<DeadLetterQueue>> DeadLetterQueue::Create(DeadLetterOptions options,
+                                                                         IngestMetrics* metrics) {
+  if (options.topic.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("connector ", options.connector,
+                     ": no dead-letter topic (topics.dead_letter_topic); normalize the config"));
+  }
+  std::unique_ptr<DeadLetterQueue> queue(new DeadLetterQueue(std::move(options), metrics));
+  const DeadLetterOptions& o = queue->options_;
+  MCSINK_ASSIGN_OR_RETURN(queue->producer_, transform::ErrorTopicWriter::Create(
+                                                o.kafka_properties, o.connector, "dead-letter"));
+  kafka::Properties props = o.kafka_properties;
+  // The reader only assign()s and never commits: the group id is required by the client, and is
+  // distinct from the connector's so it can never take part in its rebalances.
+  props["group.id"] = o.connector + "-dead-letter-reader";
+  props["enable.auto.commit"] = "false";
+  props["enable.auto.offset.store"] = "false";
+  props["enable.partition.eof"] = "true";  // a range whose tail is gone ends at the log end
+  props["auto.offset.reset"] = "earliest";
+  props.try_emplace("client.id", o.connector + "-dead-letter-reader");
+  MCSINK_ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf, kafka::MakeConf(props));
+  std::string err;
+  queue->reader_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (queue->reader_ == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("dead-letter reader: ", err));
+  }
+  DeadLetterQueue* self = queue.get();
+  queue->thread_ = std::thread([self] { self->Run(); });
+  return queue;
+}
+
+DeadLetterQueue::~DeadLetterQueue() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  if (reader_ != nullptr) reader_->close();
+  producer_.reset();  // flushes what is in flight
+}
+
+void DeadLetterQueue::Submit(v1::BatchFailure failure, Done done) {
+  absl::MutexLock lock(&mu_);
+  jobs_.push_back({std::move(failure), std::move(done)});
+}
+
+void DeadLetterQueue::SendRecord(const std::string& topic, const v1::KafkaRecord& record,
+                                 const std::string& code, const std::string& message, Done done) {
+  auto delivery = std::make_shared<Delivery>(std::move(done), metrics_, code);
+  delivery->Sending();
+  producer_->Send(options_.topic, {topic, &record, code, "", message},
+                  [delivery](const absl::Status& s) { delivery->Delivered(s); });
+  delivery->Seal(absl::OkStatus());
+}
+
+void DeadLetterQueue::Run() {
+  while (true) {
+    Job job;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !jobs_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) break;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    auto delivery = std::make_shared<Delivery>(std::move(job.done), metrics_, job.failure.code());
+    // A failure naming no records cannot be dead-lettered; taking it as done would lose them.
+    absl::Status status =
+        job.failure.ranges().empty()
+            ? absl::InvalidArgumentError(
+                  absl::StrCat("failure ", job.failure.code(), " names no records to dead-letter"))
+            : absl::OkStatus();
+    for (const v1::OffsetRange& range : job.failure.ranges()) {
+      if (!status.ok()) break;
+      status = SendRange(range, job.failure, delivery);
+    }
+    delivery->Seal(status);
+  }
+  // Not acknowledged: the records stay uncommitted and are read again after a restart.
+  std::deque<Job> left;
+  {
+    absl::MutexLock lock(&mu_);
+    left.swap(jobs_);
+  }
+  for (Job& job : left) job.done(absl::CancelledError("dead-letter queue stopped"));
+}
+
+absl::Status DeadLetterQueue::SendRange(const v1::OffsetRange& range,
+                                        const v1::BatchFailure& failure,
+                                        const std::shared_ptr<Delivery>& delivery) {
+  const std::string where = absl::StrCat(range.topic(), "[", range.partition(), "] offsets ",
+                                         range.first_offset(), "..", range.last_offset());
+  std::vector<RdKafka::TopicPartition*> list = {
+      RdKafka::TopicPartition::create(range.topic(), range.partition(), range.first_offset())};
+  const RdKafka::ErrorCode assigned = reader_->assign(list);
+  RdKafka::TopicPartition::destroy(list);
+  if (assigned != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat(
+        "reading back ", where, " for the dead-letter topic: ", RdKafka::err2str(assigned)));
+  }
+  const absl::Time deadline = absl::Now() + options_.read_timeout;
+  absl::Status status = absl::DeadlineExceededError(
+      absl::StrCat("reading back ", where, " for the dead-letter topic took over ",
+                   absl::FormatDuration(options_.read_timeout), "; is the broker reachable?"));
+  int64_t next = range.first_offset();
+  v1::KafkaRecord record;
+  while (absl::Now() < deadline) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) {
+        status = absl::CancelledError(
+            absl::StrCat("reading back ", where, ": the dead-letter queue is stopping"));
+        break;
+      }
+    }
+    std::unique_ptr<RdKafka::Message> msg(reader_->consume(200));
+    if (msg->err() == RdKafka::ERR__TIMED_OUT) continue;
+    if (msg->err() == RdKafka::ERR__PARTITION_EOF) {
+      // The range's tail is not in the log (compacted or never there): nothing more to send.
+      status = absl::OkStatus();
+      break;
+    }
+    if (msg->err() != RdKafka::ERR_NO_ERROR) {
+      MCSINK_LOG(WARNING) << "dead-letter reader, " << where << ": " << msg->errstr();
+      continue;
+    }
+    if (msg->topic_name() != range.topic() || msg->partition() != range.partition() ||
+        msg->offset() < next) {
+      continue;  // left over from a previous assignment
+    }
+    if (msg->offset() > range.last_offset()) {
+      status = absl::OkStatus();
+      break;
+    }
+    if (msg->offset() > next) {
+      MCSINK_LOG(WARNING) << "dead-letter topic: " << range.topic() << "[" << range.partition()
+                          << "] offsets " << next << ".." << msg->offset() - 1
+                          << " are no longer in Kafka (retention or compaction); not sent";
+    }
+    ToKafkaRecord(*msg, &record);
+    delivery->Sending();
+    producer_->Send(options_.topic, {range.topic(), &record, failure.code(), "", failure.message()},
+                    [delivery](const absl::Status& s) { delivery->Delivered(s); });
+    next = msg->offset() + 1;
+    if (msg->offset() == range.last_offset()) {
+      status = absl::OkStatus();
+      break;
+    }
+  }
+  reader_->unassign();
+  return status;
+}
+
+}  // namespace mcsink::ingest
