@@ -1,7 +1,12 @@
-// mcsink all-in-one: ingest, transform and writer for one connector in one process, joined by
-// in-process gRPC channels: the same code as the split services, without the network hops.
+// mcsink all-in-one: the whole connector platform in one process.
+//   mcsink --kafka_bootstrap_servers=HOST:PORT   the controller (ConnectorService on
+//       --grpc_address) and an agent that runs every deployed connector in this process;
+//       manage connectors with mcsinkctl. The quickstart's default.
+//   mcsink --connector_config=FILE   one connector, no controller: ingest, transform and writer
+//       joined by in-process gRPC channels (transform on --grpc_address).
+//   mcsink --controller_address=HOST:PORT [--connector=NAME]   the data plane of a controller
+//       elsewhere (mcsink-controller): runs its deployed connectors here.
 #include <string>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -10,15 +15,12 @@
 #include "mcsink/common/log.h"
 #include "mcsink/common/metrics_server.h"
 #include "mcsink/common/shutdown.h"
-#include "mcsink/config/connector_config.h"
-#include "mcsink/config/secrets.h"
-#include "mcsink/connection/connection.h"
-#include "mcsink/connection/tunnel_backend.h"
-#include "mcsink/controller/internal_topics.h"
-#include "mcsink/ingest/ingest_service.h"
+#include "mcsink/runtime/agent.h"
+#include "mcsink/runtime/connector_runner.h"
+#include "mcsink/runtime/controller_host.h"
 #include "mcsink/runtime/flags.h"
-#include "mcsink/transform/transform_service.h"
-#include "mcsink/writer/writer_service.h"
+#include "mcsink/runtime/tls.h"
+#include "mcsink/v1/controller.grpc.pb.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:50051", "host:port of the gRPC API");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9464", "host:port of the Prometheus /metrics");
@@ -27,94 +29,85 @@ namespace {
 
 using mcsink::runtime::Check;
 
-// Without a connector the process serves health and /metrics only (until the controller, which
-// will hand it connectors, joins the all-in-one process).
+// Without a connector or a controller the process serves health and /metrics only.
 int RunIdle() {
   auto metrics = mcsink::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_address),
                                               std::make_shared<prometheus::Registry>());
   if (!Check(metrics)) return 1;
-  auto server = mcsink::GrpcServer::Start({.address = absl::GetFlag(FLAGS_grpc_address)});
+  auto server = mcsink::runtime::StartGrpcServer({.address = absl::GetFlag(FLAGS_grpc_address)});
   if (!Check(server)) return 1;
-  MCSINK_LOG(INFO) << "mcsink without a connector (--connector_config): gRPC on port "
+  MCSINK_LOG(INFO) << "mcsink without a connector (--connector_config) or a controller "
+                      "(--kafka_bootstrap_servers): gRPC on port "
                    << (*server)->port() << ", metrics on port " << (*metrics)->port();
   mcsink::WaitForShutdownSignal();
   (*server)->Shutdown(absl::Seconds(1));
   return 0;
 }
 
-int Run() {
-  if (absl::GetFlag(FLAGS_connector_config).empty()) return RunIdle();
+// One connector from --connector_config, as before the controller existed.
+int RunOneConnector() {
   auto base = mcsink::runtime::StartService(absl::GetFlag(FLAGS_metrics_address));
   if (!Check(base)) return 2;
-  const mcsink::v1::ConnectorConfig* config = &base->config;
-  const mcsink::kafka::Properties* kafka = &base->kafka;
-  prometheus::Registry* registry = base->registry.get();
-  // Deploying a connector creates (or checks) its internal topics first.
-  auto admin = mcsink::kafka::Admin::Create(*kafka);
-  if (!Check(admin)) return 1;
-  if (!Check(mcsink::controller::EnsureInternalTopics(**admin, *config))) return 1;
-  auto target = mcsink::connection::Connect(config->target());
-  if (!Check(target)) return 1;
-
-  // writer
-  mcsink::connection::MaxComputeTunnelBackend backend(target->rest.get(), target->tunnel.get());
-  mcsink::writer::WriterMetrics writer_metrics(*registry, config->name(), config->target().table());
-  auto writer = mcsink::writer::WriterService::Create(
-      mcsink::runtime::WriterOptionsFromFlags(config->target().table()), &backend,
-      {.metrics = &writer_metrics});
-  if (!Check(writer)) return 1;
-  auto writer_server = mcsink::GrpcServer::Start(
-      {.services = {{writer->get(), mcsink::v1::Writer::service_full_name()}}});
-  if (!Check(writer_server)) return 1;
-
-  // transform, on the public port with health and reflection
-  mcsink::transform::TransformServiceOptions transform_options;
-  transform_options.connector = *config;
-  transform_options.schema = target->schema;
-  transform_options.kafka_properties = *kafka;
-  transform_options.writer_channel = (*writer_server)->InProcessChannel();
-  transform_options.max_unacked_bytes = mcsink::runtime::TransformUnackedBytesFromFlags();
-  auto transform = mcsink::transform::TransformService::Create(transform_options, *registry);
-  if (!Check(transform)) return 1;
-  auto server = mcsink::GrpcServer::Start(
-      {.address = absl::GetFlag(FLAGS_grpc_address),
-       .services = {{transform->get(), mcsink::v1::Transform::service_full_name()}}});
-  if (!Check(server)) return 1;
-
-  // ingest
-  mcsink::ingest::IngestServiceOptions ingest_options;
-  ingest_options.connector = *config;
-  ingest_options.extra_kafka_properties = *kafka;
-  ingest_options.transform_channel = (*server)->InProcessChannel();
-  mcsink::runtime::ApplyIngestFlags(config->concurrency(), &ingest_options);
-  auto ingest = mcsink::ingest::IngestService::Create(ingest_options, *registry);
-  if (!Check(ingest)) return 1;
-  (*ingest)->Start();
-  MCSINK_LOG(INFO) << "mcsink " << config->name() << ": " << config->source_topic() << " -> "
-                   << config->target().project() << "." << config->target().table()
-                   << "; gRPC on port " << (*server)->port() << ", metrics on port "
-                   << base->metrics->port();
-
+  auto runner = mcsink::runtime::ConnectorRunner::Start(
+      {.config = base->config,
+       .registry = base->registry.get(),
+       .transform_address = absl::GetFlag(FLAGS_grpc_address)});
+  if (!Check(runner)) return 1;
+  MCSINK_LOG(INFO) << "mcsink " << base->config.name() << ": gRPC on port "
+                   << (*runner)->transform_port() << ", metrics on port " << base->metrics->port();
   const auto signal = mcsink::WaitForShutdownSignal();
   MCSINK_LOG(INFO) << "signal " << signal.value_or(0) << ": draining";
-  (*server)->SetServing(false);
-  const absl::Time deadline = mcsink::runtime::DrainDeadline();
-  // Ingest waits for acknowledgements of what it sent, so the writer commits early meanwhile.
-  std::atomic<bool> ingest_stopped{false};
-  std::thread stopper([&] {
-    (*ingest)->Stop(deadline - absl::Now());
-    ingest_stopped = true;
-  });
-  while (!ingest_stopped.load() && absl::Now() < deadline) {
-    (*writer)->Flush();
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  stopper.join();
-  (*transform)->Stop(std::max(absl::ZeroDuration(), deadline - absl::Now()));
-  Check((*writer)->Drain(deadline));
-  (*server)->Shutdown(absl::Seconds(1));
-  (*writer_server)->Shutdown(absl::Seconds(1));
+  (*runner)->Stop(mcsink::runtime::DrainDeadline());
   MCSINK_LOG(INFO) << "mcsink stopped";
+  return 0;
+}
+
+// The controller and an agent running its connectors here, over an in-process channel.
+int RunController() {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto metrics = mcsink::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_address), registry);
+  if (!Check(metrics)) return 1;
+  auto host = mcsink::runtime::StartControllerHost(*registry);
+  if (!Check(host)) return 2;
+  auto server = mcsink::runtime::StartGrpcServer(
+      {.address = absl::GetFlag(FLAGS_grpc_address),
+       .services = {{host->service.get(), mcsink::v1::ConnectorService::service_full_name()}}});
+  if (!Check(server)) return 1;
+  auto agent =
+      mcsink::runtime::Agent::Start({.controller = (*server)->InProcessChannel(),
+                                     .token = host->token,
+                                     .registry = registry.get(),
+                                     .drain = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds))});
+  MCSINK_LOG(INFO) << "mcsink: controller and connectors in one process; gRPC on port "
+                   << (*server)->port() << ", metrics on port " << (*metrics)->port();
+  mcsink::runtime::ServeUntilShutdown("mcsink", **server,
+                                      [&] { agent->Stop(mcsink::runtime::DrainDeadline()); });
+  return 0;
+}
+
+// The data plane of a controller elsewhere: runs its connectors (or only --connector) here.
+int RunRemoteAgent() {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto metrics = mcsink::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_address), registry);
+  if (!Check(metrics)) return 1;
+  auto token = mcsink::runtime::ControllerClientToken();
+  if (!Check(token)) return 2;
+  auto server = mcsink::runtime::StartGrpcServer({.address = absl::GetFlag(FLAGS_grpc_address)});
+  if (!Check(server)) return 1;
+  const std::string controller = absl::GetFlag(FLAGS_controller_address);
+  auto channel = mcsink::runtime::Dial(controller);
+  if (!Check(channel)) return 2;
+  auto agent =
+      mcsink::runtime::Agent::Start({.controller = *channel,
+                                     .token = *token,
+                                     .connector = absl::GetFlag(FLAGS_connector),
+                                     .registry = registry.get(),
+                                     .drain = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds))});
+  MCSINK_LOG(INFO) << "mcsink: running the connectors of the controller at " << controller
+                   << "; gRPC health on port " << (*server)->port() << ", metrics on port "
+                   << (*metrics)->port();
+  mcsink::runtime::ServeUntilShutdown("mcsink", **server,
+                                      [&] { agent->Stop(mcsink::runtime::DrainDeadline()); });
   return 0;
 }
 
@@ -122,8 +115,15 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "mcsink all-in-one: Kafka to MaxCompute sink connector\n  mcsink --connector_config=FILE");
+      "mcsink all-in-one: Kafka to MaxCompute sink connector\n"
+      "  mcsink --kafka_bootstrap_servers=HOST:PORT   controller and connectors (use mcsinkctl)\n"
+      "  mcsink --connector_config=FILE               one connector, no controller\n"
+      "  mcsink --controller_address=HOST:PORT [--connector=NAME]\n"
+      "      the connectors of a controller elsewhere (mcsink-controller)");
   absl::ParseCommandLine(argc, argv);
   mcsink::InitService();
-  return Run();
+  if (!absl::GetFlag(FLAGS_connector_config).empty()) return RunOneConnector();
+  if (!absl::GetFlag(FLAGS_kafka_bootstrap_servers).empty()) return RunController();
+  if (!absl::GetFlag(FLAGS_controller_address).empty()) return RunRemoteAgent();
+  return RunIdle();
 }

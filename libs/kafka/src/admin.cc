@@ -52,6 +52,14 @@ absl::Status FromKafkaError(rd_kafka_resp_err_t err, const std::string& what,
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
       return absl::InvalidArgumentError(message);
+    case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+    case RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP:
+    case RD_KAFKA_RESP_ERR_GROUP_SUBSCRIBED_TO_TOPIC:
+      // What the broker answers to an offset change while the group has active members.
+      return absl::FailedPreconditionError(
+          absl::StrCat(message, " (the group has active members: stop its consumers first)"));
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
@@ -129,18 +137,21 @@ absl::Status Admin::CreateTopic(const TopicSpec& spec, absl::Duration timeout) {
   size_t count = 0;
   const rd_kafka_topic_result_t** results =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event->get()), &count);
-  for (size_t i = 0; i < count; ++i) {
-    MCSINK_RETURN_IF_ERROR(FromKafkaError(rd_kafka_topic_result_error(results[i]), what,
-                                          rd_kafka_topic_result_error_string(results[i])));
+  absl::Status created = absl::OkStatus();
+  for (size_t i = 0; i < count && created.ok(); ++i) {
+    created = FromKafkaError(rd_kafka_topic_result_error(results[i]), what,
+                             rd_kafka_topic_result_error_string(results[i]));
   }
+  // AlreadyExists may mean another process created it a moment ago: its metadata can still be
+  // on the way, so that case waits too before it is reported.
+  if (!created.ok() && created.code() != absl::StatusCode::kAlreadyExists) return created;
   // The controller has created it; wait until the broker's metadata shows it too, so callers
   // can describe or use the topic at once.
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     const absl::StatusOr<int> partitions = PartitionCount(spec.name, timeout);
-    if (partitions.ok() || partitions.status().code() != absl::StatusCode::kNotFound) {
-      return partitions.status();
-    }
+    if (partitions.ok()) return created;
+    if (partitions.status().code() != absl::StatusCode::kNotFound) return partitions.status();
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat(what, ": created, but not in the broker's metadata after ",
@@ -166,7 +177,20 @@ absl::Status Admin::DeleteTopic(const std::string& topic, absl::Duration timeout
     MCSINK_RETURN_IF_ERROR(FromKafkaError(rd_kafka_topic_result_error(results[i]), what,
                                           rd_kafka_topic_result_error_string(results[i])));
   }
-  return absl::OkStatus();
+  // As for CreateTopic: return once the broker's metadata no longer shows the topic, so callers
+  // see it gone at once.
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const absl::StatusOr<int> partitions = PartitionCount(topic, timeout);
+    if (partitions.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+    if (!partitions.ok()) return partitions.status();
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, ": deleted, but still in the broker's metadata after ",
+                       absl::FormatDuration(timeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
 }
 
 absl::StatusOr<int> Admin::PartitionCount(const std::string& topic, absl::Duration timeout) {
@@ -270,6 +294,40 @@ absl::StatusOr<std::map<int32_t, int64_t>> Admin::CommittedOffsets(const std::st
     }
   }
   return out;
+}
+
+absl::Status Admin::AlterCommittedOffsets(const std::string& group, const std::string& topic,
+                                          const std::map<int32_t, int64_t>& offsets,
+                                          absl::Duration timeout) {
+  if (offsets.empty()) return absl::OkStatus();
+  std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const auto& [partition, offset] : offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = offset;
+  }
+  const std::string what = absl::StrCat("alter committed offsets of group ", group, " on ", topic);
+  rd_kafka_AlterConsumerGroupOffsets_t* request =
+      rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), list.get());
+  auto event = RunAdmin(handle_, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout, what,
+                        [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+                          rd_kafka_AlterConsumerGroupOffsets(handle_, &request, 1, options, queue);
+                        });
+  rd_kafka_AlterConsumerGroupOffsets_destroy(request);
+  if (!event.ok()) return event.status();
+  size_t count = 0;
+  const rd_kafka_group_result_t** groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+      rd_kafka_event_AlterConsumerGroupOffsets_result(event->get()), &count);
+  for (size_t i = 0; i < count; ++i) {
+    if (const rd_kafka_error_t* error = rd_kafka_group_result_error(groups[i]); error != nullptr) {
+      return FromKafkaError(rd_kafka_error_code(error), what, rd_kafka_error_string(error));
+    }
+    const rd_kafka_topic_partition_list_t* result = rd_kafka_group_result_partitions(groups[i]);
+    for (int j = 0; result != nullptr && j < result->cnt; ++j) {
+      const rd_kafka_topic_partition_t& tp = result->elems[j];
+      MCSINK_RETURN_IF_ERROR(FromKafkaError(tp.err, absl::StrCat(what, "[", tp.partition, "]")));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace mcsink::kafka

@@ -1,6 +1,6 @@
 // A Kafka admin client on librdkafka's C API (the C++ binding has none): topics, topic configs,
-// watermarks and a group's committed offsets. Not for librdkafka's mock cluster, which has no
-// admin APIs.
+// watermarks and a group's committed offsets (read and altered). Not for librdkafka's mock cluster,
+// which has no admin APIs.
 #pragma once
 
 #include <cstdint>
@@ -46,9 +46,11 @@ class Admin {
   Admin& operator=(const Admin&) = delete;
 
   // AlreadyExists when the topic exists (whatever its settings: check with DescribeTopic).
-  // Returns once the broker's metadata shows the new topic.
+  // Returns once the broker's metadata shows the topic, also when another client has just
+  // created it (AlreadyExists), so callers can describe or use it at once.
   absl::Status CreateTopic(const TopicSpec& spec, absl::Duration timeout = absl::Seconds(30));
-  // NotFound when the topic does not exist.
+  // NotFound when the topic does not exist. Returns once the broker's metadata no longer shows
+  // the topic.
   absl::Status DeleteTopic(const std::string& topic, absl::Duration timeout = absl::Seconds(30));
   // Partition count and configs; NotFound when the topic does not exist.
   absl::StatusOr<TopicDescription> DescribeTopic(const std::string& topic,
@@ -61,6 +63,12 @@ class Admin {
   absl::StatusOr<std::map<int32_t, int64_t>> CommittedOffsets(
       const std::string& group, const std::string& topic,
       absl::Duration timeout = absl::Seconds(30));
+  // Sets the offsets `group` has committed for `topic` (partition -> next offset to consume).
+  // The broker refuses while the group has active members (FailedPrecondition: stop or pause
+  // the consumers first). Each refused partition is named.
+  absl::Status AlterCommittedOffsets(const std::string& group, const std::string& topic,
+                                     const std::map<int32_t, int64_t>& offsets,
+                                     absl::Duration timeout = absl::Seconds(30));
 
  private:
   explicit Admin(rd_kafka_s* handle) : handle_(handle) {}
