@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The seed guide's walk-through on one machine, with no cloud account:
+# The seed guide's walk-through on one machine, with no cloud account, through the controller as
+# a user would drive it:
 #   1. start Kafka (KRaft, 127.0.0.1:9092 when free) and mclocal, the local MaxCompute
 #      (127.0.0.1:8080 when free);
-#   2. create table test_kafka in project connector_test with the guide's statement, and the
-#      source topic maxcompute-test-input;
-#   3. deploy connector kafka-maxcompute-sink (group connect-kafka-maxcompute-sink, 6 consumer
-#      threads, earliest, continue on failure, automatic internal topics, DEFAULT mode, TEXT, HOUR
-#      partitions in GMT+08:00) in the all-in-one mcsink process;
+#   2. create table test_kafka in project connector_test with the guide's statement (mcsinkctl
+#      sql), and the source topic maxcompute-test-input;
+#   3. start `mcsink` with its embedded controller (127.0.0.1:50051 when free), then
+#      `mcsinkctl create -f deploy/examples/kafka-maxcompute-sink.yaml --deploy --wait`: the
+#      guide's connector kafka-maxcompute-sink (group connect-kafka-maxcompute-sink, 6 consumer
+#      threads, earliest, continue on failure, automatic internal topics, DEFAULT mode, TEXT,
+#      HOUR partitions in GMT+08:00);
 #   4. send the test message (key 1, value 1), then show `show partitions test_kafka;` and
 #      `select * from test_kafka where pt=...;` as the guide does;
-#   5. keep running (send more with kcat) until Ctrl-C, then stop everything cleanly.
+#   5. keep running (send more with kcat, manage with mcsinkctl) until Ctrl-C, then stop
+#      everything cleanly.
 # Options: --once (stop after step 4), --skip-build (use an existing build).
 # State lives in .deps/run/ (MCSINK_RUN_DIR).
 set -euo pipefail
@@ -58,12 +62,11 @@ for _ in $(seq 1 100); do [ -s "$run/mclocal.port" ] && break; sleep 0.1; done
 mc_port=$(cat "$run/mclocal.port")
 endpoint="http://127.0.0.1:$mc_port/api"
 log "mclocal (MaxCompute) at $endpoint"
-# mclocal runs in permissive mode: any key will do. The connector and mclocal-sql read them from
-# the environment, as they would a real AccessKey.
+# mclocal runs in permissive mode: any key will do. The connector (by reference, see the YAML)
+# and `mcsinkctl sql` read them from the environment, as they would a real AccessKey.
 export ALIBABA_CLOUD_ACCESS_KEY_ID=mclocal ALIBABA_CLOUD_ACCESS_KEY_SECRET=mclocal
-sql() {
-  "$build/services/mclocal/mclocal-sql" --endpoint="$endpoint" --project=connector_test -e "$1"
-}
+ctl() { "$build/services/mcsinkctl/mcsinkctl" "$@"; }
+sql() { ctl sql --endpoint="$endpoint" --project=connector_test -e "$1"; }
 
 # 2. The table and the source topic.
 log "odps@ connector_test> CREATE TABLE IF NOT EXISTS test_kafka(...) PARTITIONED by (pt STRING);"
@@ -73,55 +76,46 @@ java -cp "$repo/.deps/kafka/libs/*" org.apache.kafka.tools.TopicCommand --bootst
   > "$run/topics.log" 2>&1
 log "source topic maxcompute-test-input (12 partitions)"
 
-# 3. The connector, deployed in the all-in-one process.
-cat > "$run/kafka-maxcompute-sink.json" <<JSON
-{
-  "name": "kafka-maxcompute-sink",
-  "source_topic": "maxcompute-test-input",
-  "consumer_group": "connect-kafka-maxcompute-sink",
-  "concurrency": 6,
-  "initial_offset": "INITIAL_OFFSET_EARLIEST",
-  "failure_policy": "FAILURE_POLICY_CONTINUE",
-  "resource_creation": "RESOURCE_CREATION_AUTO",
-  "mode": "MODE_DEFAULT",
-  "format": "FORMAT_TEXT",
-  "granularity": "GRANULARITY_HOUR",
-  "time_zone": "GMT+08:00",
-  "kafka_properties": {"bootstrap.servers": "$bootstrap"},
-  "target": {
-    "endpoint": "$endpoint",
-    "tunnel_endpoint": "http://127.0.0.1:$mc_port",
-    "project": "connector_test",
-    "table": "test_kafka",
-    "access_key_id": {"env": "ALIBABA_CLOUD_ACCESS_KEY_ID"},
-    "access_key_secret": {"env": "ALIBABA_CLOUD_ACCESS_KEY_SECRET"}
-  }
-}
-JSON
-"$build/services/allinone/mcsink" --connector_config="$run/kafka-maxcompute-sink.json" \
-  --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --commit_interval_seconds=5 \
+# 3. mcsink with its embedded controller, then the connector through the controller's API.
+ctl_port=50051
+while ! port_free "$ctl_port"; do ctl_port=$((ctl_port + 1)); done
+export MCSINK_CONTROLLER="127.0.0.1:$ctl_port"
+"$build/services/allinone/mcsink" --kafka_bootstrap_servers="$bootstrap" \
+  --grpc_address="$MCSINK_CONTROLLER" --metrics_address=127.0.0.1:0 --commit_interval_seconds=5 \
   > "$run/mcsink.log" 2>&1 &
 pids+=($!)
-log "connector kafka-maxcompute-sink deployed (log: $run/mcsink.log)"
+for _ in $(seq 1 150); do ctl list > /dev/null 2>&1 && break; sleep 0.2; done
+ctl list > /dev/null || { log "the controller did not answer; see $run/mcsink.log"; exit 1; }
+log "mcsink and its controller at $MCSINK_CONTROLLER (log: $run/mcsink.log)"
+log "mcsinkctl create -f deploy/examples/kafka-maxcompute-sink.yaml --deploy --wait"
+ctl create -f "$repo/deploy/examples/kafka-maxcompute-sink.yaml" \
+  --bootstrap-servers="$bootstrap" --endpoint="$endpoint" \
+  --tunnel-endpoint="http://127.0.0.1:$mc_port" --deploy --wait --wait-timeout=120s
+ctl list
 
-# 4. The test message, then the guide's checks.
+# 4. The test message, then the guide's checks (with the connector's own endpoint and project).
 printf '1:1\n' | kcat -b "$bootstrap" -t maxcompute-test-input -K: -P
 log "sent key 1, value 1 to maxcompute-test-input"
+csql() { ctl sql --connector=kafka-maxcompute-sink -e "$1"; }
 rows=0
 for _ in $(seq 1 120); do
-  rows=$(sql "SELECT COUNT(*) FROM test_kafka;" | grep -Eo '[0-9]+' | tail -1 || true)
+  rows=$(csql "SELECT COUNT(*) FROM test_kafka;" 2>/dev/null | grep -Eo '[0-9]+' | tail -1 || true)
   [ "${rows:-0}" -gt 0 ] && break
   sleep 0.5
 done
-[ "${rows:-0}" -gt 0 ] || { log "no row arrived; see $run/mcsink.log"; exit 1; }
+[ "${rows:-0}" -gt 0 ] || {
+  log "no row arrived; see $run/mcsink.log and: mcsinkctl status kafka-maxcompute-sink"
+  ctl status kafka-maxcompute-sink || true
+  exit 1; }
 echo "odps@ connector_test> show partitions test_kafka;"
-partitions=$(sql "show partitions test_kafka;")
+partitions=$(csql "show partitions test_kafka;")
 echo "$partitions"
 pt=$(echo "$partitions" | grep -o 'pt=.*' | tail -1 | cut -d= -f2- | sed 's/[[:space:]|]*$//')
 echo "odps@ connector_test> select * from test_kafka where pt=\"$pt\";"
-sql "select * from test_kafka where pt=\"$pt\";"
+csql "select * from test_kafka where pt=\"$pt\";"
 
 if $once; then exit 0; fi
 log "running; send more with: kcat -b $bootstrap -t maxcompute-test-input -K: -P"
+log "manage it with: MCSINK_CONTROLLER=$MCSINK_CONTROLLER $build/services/mcsinkctl/mcsinkctl status kafka-maxcompute-sink"
 log "Ctrl-C stops everything"
 wait "${pids[@]}"

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "mcsink/common/log.h"
 #include "mcsink/common/status.h"
@@ -123,48 +124,63 @@ absl::StatusOr<InstanceStatusInfo> RestClient::GetInstanceStatus(std::string_vie
   return status;
 }
 
-absl::StatusOr<std::vector<TaskResultInfo>> RestClient::GetInstanceResult(
-    std::string_view instance_id) {
+absl::StatusOr<std::pair<std::vector<TaskResultInfo>, HttpResponse>>
+RestClient::FetchInstanceResult(std::string_view instance_id) {
   HttpRequest request;
   request.path = absl::StrCat("/projects/", options_.project, "/instances/", AsAbsl(instance_id));
   request.query = {{"result", ""}};
   const std::string operation = absl::StrCat("get result of instance ", AsAbsl(instance_id));
-  MCSINK_ASSIGN_OR_RETURN(const HttpResponse response, Call(std::move(request), operation));
+  MCSINK_ASSIGN_OR_RETURN(HttpResponse response, Call(std::move(request), operation));
   auto results = ParseInstanceResultXml(response.body);
   if (!results.ok()) return Annotate(results.status(), operation);
-  return results;
+  return std::make_pair(*std::move(results), std::move(response));
 }
 
-absl::StatusOr<std::vector<TaskResultInfo>> RestClient::RunSql(const SqlTask& task) {
-  MCSINK_ASSIGN_OR_RETURN(const std::string id, CreateSqlInstance(task));
+absl::StatusOr<std::vector<TaskResultInfo>> RestClient::GetInstanceResult(
+    std::string_view instance_id) {
+  MCSINK_ASSIGN_OR_RETURN(auto fetched, FetchInstanceResult(instance_id));
+  return std::move(fetched.first);
+}
+
+absl::StatusOr<SqlOutcome> RestClient::ExecuteSql(const SqlTask& task) {
+  SqlOutcome outcome;
+  MCSINK_ASSIGN_OR_RETURN(outcome.instance_id, CreateSqlInstance(task));
   const absl::Time deadline = absl::Now() + options_.sql_timeout;
   absl::Duration interval = options_.sql_poll_interval;
   for (;;) {
-    MCSINK_ASSIGN_OR_RETURN(const InstanceStatusInfo status, GetInstanceStatus(id));
-    if (status.terminated()) {
-      MCSINK_ASSIGN_OR_RETURN(std::vector<TaskResultInfo> results, GetInstanceResult(id));
-      if (status.succeeded()) return results;
-      std::string detail;
-      for (const TaskStatusInfo& t : status.tasks) {
-        if (t.status == "SUCCESS") continue;
-        absl::StrAppend(&detail, detail.empty() ? "" : "; ", "task ", t.name, " ", t.status);
-        for (const TaskResultInfo& r : results) {
-          if (r.name == t.name && !r.text.empty()) absl::StrAppend(&detail, ": ", r.text);
-        }
-      }
-      return absl::FailedPreconditionError(absl::StrCat("SQL instance ", id, " (", task.task_name,
-                                                        ") failed: ", detail,
-                                                        ". Query: ", task.query.substr(0, 200)));
-    }
+    MCSINK_ASSIGN_OR_RETURN(outcome.status, GetInstanceStatus(outcome.instance_id));
+    if (outcome.status.terminated()) break;
     if (absl::Now() + interval > deadline) {
       return absl::DeadlineExceededError(
-          absl::StrCat("SQL instance ", id, " (", task.task_name, ") still ", status.status,
-                       " after ", absl::FormatDuration(options_.sql_timeout),
+          absl::StrCat("SQL instance ", outcome.instance_id, " (", task.task_name, ") still ",
+                       outcome.status.status, " after ", absl::FormatDuration(options_.sql_timeout),
                        "; raise RestClientOptions.sql_timeout or check the instance in Logview"));
     }
     absl::SleepFor(interval);
     interval = std::min(interval * 2, options_.sql_poll_max_interval);
   }
+  MCSINK_ASSIGN_OR_RETURN(auto fetched, FetchInstanceResult(outcome.instance_id));
+  outcome.results = std::move(fetched.first);
+  if (auto types = fetched.second.Header("x-mclocal-column-types"); types && !types->empty()) {
+    outcome.column_types = absl::StrSplit(std::string(*types), ',');
+  }
+  return outcome;
+}
+
+absl::StatusOr<std::vector<TaskResultInfo>> RestClient::RunSql(const SqlTask& task) {
+  MCSINK_ASSIGN_OR_RETURN(SqlOutcome outcome, ExecuteSql(task));
+  if (outcome.status.succeeded()) return std::move(outcome.results);
+  std::string detail;
+  for (const TaskStatusInfo& t : outcome.status.tasks) {
+    if (t.status == "SUCCESS") continue;
+    absl::StrAppend(&detail, detail.empty() ? "" : "; ", "task ", t.name, " ", t.status);
+    for (const TaskResultInfo& r : outcome.results) {
+      if (r.name == t.name && !r.text.empty()) absl::StrAppend(&detail, ": ", r.text);
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat("SQL instance ", outcome.instance_id, " (",
+                                                    task.task_name, ") failed: ", detail,
+                                                    ". Query: ", task.query.substr(0, 200)));
 }
 
 absl::StatusOr<std::string> RestClient::GetTunnelEndpoint(std::string_view quota_name) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,6 +35,17 @@ struct RestClientOptions {
   absl::Duration sql_timeout = absl::Minutes(10);
 };
 
+// A SQL instance that ran to its end, successfully or not.
+struct SqlOutcome {
+  std::string instance_id;
+  InstanceStatusInfo status;  // terminated; `status.succeeded()` says whether every task did
+  std::vector<TaskResultInfo> results;
+  // The result columns' types (`string`, `bigint`, ...) when the server names them: mclocal
+  // sends them in the `x-mclocal-column-types` header so a console can align numbers as the
+  // MaxCompute client does; empty from the real service.
+  std::vector<std::string> column_types;
+};
+
 class RestClient {
  public:
   static absl::StatusOr<std::unique_ptr<RestClient>> Create(
@@ -58,6 +70,10 @@ class RestClient {
   // Creates the instance and polls until it terminates. Returns the task results on success; on
   // failure an error holding the failed task's result text (e.g. `ODPS-0130071: ...`).
   absl::StatusOr<std::vector<TaskResultInfo>> RunSql(const SqlTask& task);
+  // Creates the instance and polls until it terminates, like RunSql, but a failed task is not an
+  // error: it is in the outcome, for a console that prints the task's own message. Errors are
+  // the requests' and the timeout's.
+  absl::StatusOr<SqlOutcome> ExecuteSql(const SqlTask& task);
 
   // `GET /projects/{p}/tunnel?service`: the tunnel endpoint as `scheme://host[:port]`, with the
   // scheme of the service endpoint.
@@ -67,6 +83,9 @@ class RestClient {
   RestClient(RestClientOptions options, std::unique_ptr<HttpClient> http);
   // Sends and maps any non-2xx answer to a status naming `operation`.
   absl::StatusOr<HttpResponse> Call(HttpRequest request, std::string_view operation);
+  // `GET .../instances/{id}?result`, parsed, and the whole response for its headers.
+  absl::StatusOr<std::pair<std::vector<TaskResultInfo>, HttpResponse>> FetchInstanceResult(
+      std::string_view instance_id);
   std::string TablePath(std::string_view table, std::string_view schema) const;
 
   const RestClientOptions options_;
