@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -27,6 +28,56 @@
 namespace mcsink {
 
 using testing::ChildProcess;
+
+// One row of the guide's table test_kafka(topic, partition, offset, key, value) PARTITIONED BY pt.
+struct GuideTableRow {
+  std::string topic;
+  int64_t partition = 0;
+  int64_t offset = 0;
+  std::string key, value, pt;
+};
+
+// Calls `visit` with every row of the guide's table, downloaded partition by partition through
+// the Tunnel (rows are visited, not collected: a table may hold millions).
+inline absl::Status ForEachGuideTableRow(maxcompute_client::RestClient& rest,
+                                         maxcompute_client::TunnelClient& tunnel,
+                                         const std::function<void(const GuideTableRow&)>& visit) {
+  MCSINK_ASSIGN_OR_RETURN(const auto partitions, rest.ListPartitions("test_kafka"));
+  maxcompute::TableSchema schema;
+  for (const char* c : {"topic", "key", "value"}) schema.columns.push_back({c, {}});
+  schema.columns.insert(schema.columns.begin() + 1, {{"partition", {maxcompute::TypeKind::kBigint}},
+                                                     {"offset", {maxcompute::TypeKind::kBigint}}});
+  GuideTableRow out;
+  for (const auto& p : partitions) {
+    out.pt = p.values.at(0).second;
+    const maxcompute_client::UploadTarget target{"test_kafka", p.Spec(), ""};
+    MCSINK_ASSIGN_OR_RETURN(const auto session, tunnel.CreateDownloadSession(target));
+    MCSINK_ASSIGN_OR_RETURN(const auto data,
+                            tunnel.ReadRows(target, session.download_id, 0, session.record_count));
+    std::string stream = data.body;
+    if (!data.content_encoding.empty()) {
+      const auto encoding = maxcompute::ParseContentEncoding(data.content_encoding);
+      if (!encoding) {
+        return absl::DataLossError(absl::StrCat(
+            "download of ", p.Spec(), ": unknown Content-Encoding '", data.content_encoding, "'"));
+      }
+      MCSINK_ASSIGN_OR_RETURN(stream, maxcompute::Decompress(*encoding, data.body, 1u << 30));
+    }
+    maxcompute::RecordStreamReader reader(schema, stream);
+    maxcompute::Row row;
+    while (true) {
+      MCSINK_ASSIGN_OR_RETURN(const bool more, reader.Next(&row));
+      if (!more) break;
+      out.topic = std::get<std::string>(row[0]);
+      out.partition = std::get<int64_t>(row[1]);
+      out.offset = std::get<int64_t>(row[2]);
+      out.key = std::get<std::string>(row[3]);
+      out.value = std::get<std::string>(row[4]);
+      visit(out);
+    }
+  }
+  return absl::OkStatus();
+}
 
 inline int64_t RecordsToProduce() {
   const char* env = std::getenv("MCSINK_E2E_RECORDS");
@@ -119,48 +170,41 @@ class PipelineE2ETest : public ::testing::Test {
     return rows;
   }
 
+  // Waits until the connector's group has committed every partition up to its log end, i.e.
+  // until everything produced is acknowledged as durable in the table (a row count cannot tell
+  // that when duplicates are allowed). True when it has within `timeout`.
+  bool WaitForGroupAtLogEnd(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      auto committed = admin_->CommittedOffsets("connect-" + name_, topic_);
+      auto watermarks = admin_->Watermarks(topic_);
+      if (committed.ok() && watermarks.ok()) {
+        bool done = !watermarks->empty();
+        for (const auto& w : *watermarks) {
+          auto it = committed->find(w.partition);
+          done = done && (w.high == w.low || (it != committed->end() && it->second >= w.high));
+        }
+        if (done) return true;
+      }
+      absl::SleepFor(absl::Seconds(1));
+    }
+    return false;
+  }
+
   // Every row of the table, downloaded through the Tunnel and checked: each record of the topic
   // is there (distinct (partition, offset) == expected) with its topic and value; with
   // `exactly_once`, no record is there twice.
   void ExpectEveryRecord(int64_t expected, bool exactly_once) {
-    ASSERT_OK_AND_ASSIGN(const auto partitions, rest_->ListPartitions("test_kafka"));
-    maxcompute::TableSchema schema;
-    for (const char* c : {"topic", "key", "value"}) schema.columns.push_back({c, {}});
-    schema.columns.insert(schema.columns.begin() + 1,
-                          {{"partition", {maxcompute::TypeKind::kBigint}},
-                           {"offset", {maxcompute::TypeKind::kBigint}}});
     std::set<std::pair<int64_t, int64_t>> seen;
     int64_t rows = 0;
     int64_t wrong = 0;
-    for (const auto& p : partitions) {
-      const std::string pt = p.values.at(0).second;
+    ASSERT_OK(ForEachGuideTableRow(*rest_, *tunnel_, [&](const GuideTableRow& row) {
+      ++rows;
       // The guide's HOUR format in GMT+08:00: MM-dd-yyyy HH.
-      EXPECT_EQ(pt.size(), 13u) << pt;
-      const maxcompute_client::UploadTarget target{"test_kafka", p.Spec(), ""};
-      ASSERT_OK_AND_ASSIGN(const auto session, tunnel_->CreateDownloadSession(target));
-      ASSERT_OK_AND_ASSIGN(const auto data,
-                           tunnel_->ReadRows(target, session.download_id, 0, session.record_count));
-      std::string stream = data.body;
-      if (!data.content_encoding.empty()) {
-        ASSERT_OK_AND_ASSIGN(
-            stream, maxcompute::Decompress(*maxcompute::ParseContentEncoding(data.content_encoding),
-                                           data.body, 1u << 30));
-      }
-      maxcompute::RecordStreamReader reader(schema, stream);
-      maxcompute::Row row;
-      while (true) {
-        auto more = reader.Next(&row);
-        ASSERT_OK(more);
-        if (!*more) break;
-        ++rows;
-        const auto& key = std::get<std::string>(row[3]);
-        if (std::get<std::string>(row[0]) != topic_ ||
-            std::get<std::string>(row[4]) != "value-" + key) {
-          ++wrong;
-        }
-        seen.emplace(std::get<int64_t>(row[1]), std::get<int64_t>(row[2]));
-      }
-    }
+      EXPECT_EQ(row.pt.size(), 13u) << row.pt;
+      if (row.topic != topic_ || row.value != "value-" + row.key) ++wrong;
+      seen.emplace(row.partition, row.offset);
+    }));
     if (exactly_once) {
       EXPECT_EQ(rows, expected) << "rows in the table";
     }
@@ -181,6 +225,21 @@ class PipelineE2ETest : public ::testing::Test {
                                 "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
                                 "--commit_interval_seconds=1"},
                                dir_ + "/mcsink.log", Env());
+  }
+
+  // Extra flags for every service StartServiceProcess starts, e.g. TLS.
+  virtual std::vector<std::string> ServiceFlags() const { return {}; }
+
+  // Starts the service executable `binary` (e.g. MCSINK_WRITER) on the current config with
+  // `flags` and ServiceFlags(); its output goes to <dir_>/<name>.log.
+  absl::StatusOr<ChildProcess> StartServiceProcess(const std::string& binary,
+                                                   const std::string& name,
+                                                   std::vector<std::string> flags) {
+    std::vector<std::string> args = {binary, "--connector_config=" + dir_ + "/connector.json",
+                                     "--metrics_address=127.0.0.1:0"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    for (const std::string& flag : ServiceFlags()) args.push_back(flag);
+    return ChildProcess::Start(args, dir_ + "/" + name + ".log", Env());
   }
 
   // Records of the error topic, as (source partition, source offset) -> error code.
