@@ -7,6 +7,8 @@ checked against, misses nothing).
 Usage:
   check_live_metrics.py PROMTOOL REPO -- BINARY [ARGS...]
       one service started with its own args (its metrics port must be 0 in ARGS)
+  check_live_metrics.py PROMTOOL REPO --kafka BINARY [ARGS...]
+      the same, with --kafka_bootstrap_servers= the broker of the CTest fixture "kafka" added
   check_live_metrics.py PROMTOOL REPO --pipeline MCLOCAL MCLOCAL_SQL INGEST TRANSFORM WRITER
       mclocal with a table, and ingest, transform and writer for a connector writing to it,
       reading from the Kafka broker whose bootstrap address is in the file named by
@@ -71,6 +73,9 @@ def main():
             errors = pipeline(promtool, exported, *rest)
         elif mode == "--":
             errors = single(promtool, exported, rest)
+        elif mode == "--kafka":
+            errors = single(promtool, exported,
+                            rest + [f"--kafka_bootstrap_servers={promharness.kafka_bootstrap()}"])
         else:
             raise SystemExit(__doc__)
     except promharness.Failure as e:
