@@ -10,10 +10,6 @@ namespace mcsink::controller {
 
 std::string ConnectorKey(const std::string& name) { return absl::StrCat("connector-", name); }
 
-std::string PartitionKey(const std::string& topic, int32_t partition) {
-  return absl::StrCat("partition-", topic, "-", partition);
-}
-
 std::optional<std::pair<std::string, int32_t>> ParsePartitionKey(const std::string& key) {
   absl::string_view rest(key);
   if (!absl::ConsumePrefix(&rest, "partition-")) return std::nullopt;

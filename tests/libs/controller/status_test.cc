@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "mcsink/config/connector_config.h"
 #include "mcsink/controller/records.h"
+#include "mcsink/ingest/status_publisher.h"
 
 namespace mcsink::controller {
 namespace {
@@ -130,8 +131,8 @@ TEST(MergeStatus, PartitionsOfAPausedConnectorArePausedWhateverTheirLastReport) 
   }
 }
 
-TEST(PartitionKey, RoundTripsTopicsWithDashes) {
-  const auto parsed = ParsePartitionKey(PartitionKey("maxcompute-test-input", 11));
+TEST(PartitionKey, ReadsTheKeyIngestWritesForTopicsWithDashes) {
+  const auto parsed = ParsePartitionKey(ingest::PartitionStatusKey("maxcompute-test-input", 11));
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->first, "maxcompute-test-input");
   EXPECT_EQ(parsed->second, 11);

@@ -16,9 +16,8 @@ namespace mcsink::controller {
 // `connector-<name>`: the key of a connector's record in its config topic and of its
 // ConnectorStatus in its status topic.
 std::string ConnectorKey(const std::string& name);
-// `partition-<topic>-<partition>`: the key of a PartitionStatus in the status topic.
-std::string PartitionKey(const std::string& topic, int32_t partition);
-// The topic and partition a PartitionKey names; nullopt for any other key.
+// The topic and partition a PartitionStatus key names (ingest::PartitionStatusKey, which ingest
+// writes); nullopt for any other key.
 std::optional<std::pair<std::string, int32_t>> ParsePartitionKey(const std::string& key);
 
 std::string ToJson(const google::protobuf::Message& message);
