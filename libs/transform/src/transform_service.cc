@@ -231,6 +231,7 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
   // Flow control: ingest is held back, or this stage is (its unacknowledged rows wait for the
   // writer's commits): either way the writer should commit now.
   rows.set_flush_hint(batch.flush_hint() || writer_->congested());
+  rows.set_redelivery(batch.redelivery());
   if (!converted.errors.empty() || !stops.empty()) {
     // Which records the rows hold, in case the writer gives them back for the dead-letter topic.
     std::vector<bool> included(static_cast<size_t>(batch.records_size()), true);

@@ -52,6 +52,11 @@ class IngestService : public BatchSink {
                   const std::string& message) override;
   std::vector<ConsumerStats> stats() const;
 
+  // Thread-safe. The partitions that the failure policy "stop" stopped (ConsumerStats::stopped)
+  // are consumed again from their committed offsets, as `mcsinkctl restart --only-failed` asks;
+  // the others are not disturbed. Returns the partitions restarted (none: nothing was stopped).
+  std::vector<TopicPartition> RestartStoppedPartitions();
+
  private:
   explicit IngestService(IngestServiceOptions options, prometheus::Registry& registry);
   void OnAck(const v1::Ack& ack);

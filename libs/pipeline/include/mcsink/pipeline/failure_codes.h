@@ -8,10 +8,16 @@ namespace mcsink::pipeline {
 // stops their partitions, under the failure policy "stop").
 inline constexpr char kWriterFailed[] = "WRITER_FAILED";
 
-// Exactly-once fencing (docs/exactly-once.md): the writer did not commit the batch because a newer
-// ingest owner has claimed one of its partitions since it was consumed. Not a failure of the
-// records: the new owner reads them again, so ingest neither dead-letters them, nor stops the
-// partition, nor acknowledges the batch (which would let its offsets be committed).
+// Exactly-once (docs/exactly-once.md): the writer did not write the failure's ranges (a session
+// holding them was refused: a newer ingest owner claimed one of the session's partitions, or an
+// earlier session of the journal already holds some of its batches). Not a failure of the
+// records, so ingest neither dead-letters them nor stops the partition:
+//  - an ingest worker that still owns the batch (it was not revoked since: same epoch) reads the
+//    failure's ranges back from Kafka and sends them again, under the same batch id, marked
+//    `redelivery`; what the rest of the batch held is already durable (or was never written and
+//    is named in the ranges);
+//  - otherwise the partition's new owner reads the records again, and the batch stays
+//    unacknowledged until the revocation forgets it.
 inline constexpr char kFenced[] = "FENCED";
 
 }  // namespace mcsink::pipeline

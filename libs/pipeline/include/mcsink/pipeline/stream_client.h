@@ -5,7 +5,9 @@
 // order. Send blocks while the unacknowledged bytes exceed the bound, which is how backpressure
 // reaches the sender.
 //
-// Req and Resp are protobuf messages with a uint64 batch_id (RecordBatch/RowBatch and Ack).
+// Req and Resp are protobuf messages with a uint64 batch_id (RecordBatch/RowBatch and Ack); Req
+// also has a bool `redelivery`, which is set on a batch sent again after a reconnect (the peer,
+// or the one it replaced, may have received and acted on the first copy).
 #pragma once
 
 #include <algorithm>
@@ -173,12 +175,21 @@ class StreamClient {
         stream = stream_;
         writing_ = true;
       }
-      const bool ok = stream->Write(next->req);
+      bool ok = false;
+      if (next->seq <= ever_written_seq_ && !next->req.redelivery()) {
+        // Written on an earlier stream: downstream may hold that copy (rare; a copy is fine).
+        Req again = next->req;
+        again.set_redelivery(true);
+        ok = stream->Write(again);
+      } else {
+        ok = stream->Write(next->req);
+      }
       absl::MutexLock lock(&mu_);
       writing_ = false;
       if (stream_ != stream) continue;  // replaced meanwhile: the new stream resends
       if (ok) {
         written_seq_ = next->seq;
+        ever_written_seq_ = std::max(ever_written_seq_, next->seq);
       } else {
         context_->TryCancel();  // the reader sees the end and reconnects
         stream_ = nullptr;
@@ -218,6 +229,8 @@ class StreamClient {
   int64_t unacked_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t written_seq_ ABSL_GUARDED_BY(mu_) = 0;  // on the current stream
+  // On any stream so far. Read by the writer thread outside the lock: only that thread writes it.
+  uint64_t ever_written_seq_ = 0;
   Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
