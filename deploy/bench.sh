@@ -12,11 +12,17 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${MCSINK_BENCH_BUILD_DIR:-$repo/build-release}
 
 mkdir -p "$build"
+# ccache, when installed, shares compiled objects with the other build directories.
+launcher=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$repo}
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 # -g costs no speed and lets `perf report` name functions. Warnings are not errors here: GCC 12
 # at -O3 reports false -Wrestrict/-Wstringop warnings in std::string code (deploy/build.sh, at
 # the default optimization, keeps -Werror).
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMCSINK_WERROR=OFF \
-  "-DCMAKE_CXX_FLAGS_RELEASE=-O3 -DNDEBUG -g" > "$build.configure.log" 2>&1 || {
+  "-DCMAKE_CXX_FLAGS_RELEASE=-O3 -DNDEBUG -g" "${launcher[@]}" > "$build.configure.log" 2>&1 || {
   cat "$build.configure.log" >&2; exit 1; }
 cmake --build "$build" --target pipeline_bench -j "$(nproc)"
 

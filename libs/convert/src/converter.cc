@@ -87,6 +87,21 @@ std::string KindsText(std::initializer_list<TypeKind> kinds) {
   return absl::StrJoin(names, ", ");
 }
 
+// Where a cell's text came from, for a failure message: "the record's key", "CSV field 3",
+// "JSON key name". Kept as parts and joined only when a cell fails, so that the hot path (every
+// cell of every record) builds no string.
+struct CellSource {
+  std::string_view what;
+  std::string_view name = {};
+  int number = -1;
+  std::string Text() const {
+    std::string text(what);
+    if (!name.empty()) absl::StrAppend(&text, " ", AV(name));
+    if (number >= 0) absl::StrAppend(&text, " ", number);
+    return text;
+  }
+};
+
 // Why a record failed: the ErrorCode, the data column (or -1) and the reason.
 struct Failure {
   ErrorCode code = ErrorCode::kCsvParse;
@@ -173,7 +188,7 @@ class Converter::Impl {
   bool WriteInstant(int c, absl::Time t, RecordEncoder* enc);
   bool WriteNull(int c, std::string_view what, Failure* failure);
   bool WriteText(int c, std::string_view text, RecordEncoder* enc, ErrorCode parse_code,
-                 std::string_view source, Failure* failure);
+                 const CellSource& source, Failure* failure);
   bool WriteJsonValue(int c, simdjson::dom::element value, RecordEncoder* enc, Failure* failure);
   std::string ColumnText(int c) const {
     return absl::StrCat("column ", schema_.columns[static_cast<size_t>(c)].name, " ",
@@ -488,7 +503,7 @@ bool Converter::Impl::WriteMetadata(int c, const KafkaRecordView& rec, RecordEnc
                                     Failure* failure) {
   switch (roles_[static_cast<size_t>(c)]) {
     case Role::kTopic:
-      return WriteText(c, rec.topic, enc, ErrorCode::kInvalidUtf8, "the topic", failure);
+      return WriteText(c, rec.topic, enc, ErrorCode::kInvalidUtf8, {"the topic"}, failure);
     case Role::kPartition:
       enc->WriteInteger(c, rec.partition);
       return true;
@@ -508,7 +523,7 @@ bool Converter::Impl::WriteMetadata(int c, const KafkaRecordView& rec, RecordEnc
 }
 
 bool Converter::Impl::WriteText(int c, std::string_view text, RecordEncoder* enc,
-                                ErrorCode parse_code, std::string_view source, Failure* failure) {
+                                ErrorCode parse_code, const CellSource& source, Failure* failure) {
   internal::CellContext ctx{zone_, &json_validator_, &decimal_scratch_};
   CellFailure kind;
   if (internal::WriteTextCell(schema_.columns[static_cast<size_t>(c)].type, c, text, ctx, enc,
@@ -530,7 +545,7 @@ bool Converter::Impl::WriteText(int c, std::string_view text, RecordEncoder* enc
       break;
   }
   failure->column = c;
-  failure->message = absl::StrCat(ColumnText(c), ": ", AV(source), " ", why_);
+  failure->message = absl::StrCat(ColumnText(c), ": ", source.Text(), " ", why_);
   return false;
 }
 
@@ -557,8 +572,8 @@ bool Converter::Impl::EncodeText(const KafkaRecordView& rec, RecordEncoder* enc,
                        "they are");
       return false;
     }
-    if (!WriteText(c, *payload, enc, ErrorCode::kJsonParse, absl::StrCat("the record's ", AV(name)),
-                   failure)) {
+    if (!WriteText(c, *payload, enc, ErrorCode::kJsonParse,
+                   {role == Role::kKey ? "the record's key" : "the record's value"}, failure)) {
       return false;
     }
   }
@@ -609,8 +624,8 @@ bool Converter::Impl::EncodeCsv(const KafkaRecordView& rec, std::string_view pay
       }
       continue;
     }
-    if (!WriteText(c, f.text, enc, ErrorCode::kCsvParse, absl::StrCat("CSV field ", field),
-                   failure)) {
+    if (!WriteText(c, f.text, enc, ErrorCode::kCsvParse,
+                   {.what = "CSV field", .number = static_cast<int>(field)}, failure)) {
       return false;
     }
   }
@@ -620,8 +635,7 @@ bool Converter::Impl::EncodeCsv(const KafkaRecordView& rec, std::string_view pay
 bool Converter::Impl::WriteJsonValue(int c, simdjson::dom::element value, RecordEncoder* enc,
                                      Failure* failure) {
   const Type& type = schema_.columns[static_cast<size_t>(c)].type;
-  const std::string source =
-      absl::StrCat("JSON key ", schema_.columns[static_cast<size_t>(c)].name);
+  const CellSource source{.what = "JSON key", .name = schema_.columns[static_cast<size_t>(c)].name};
   if (type.kind == TypeKind::kJson) {
     // A JSON column stores any JSON value, as JSON text.
     json_text_ = simdjson::minify(value);
@@ -659,7 +673,7 @@ bool Converter::Impl::WriteJsonValue(int c, simdjson::dom::element value, Record
         failure->code = ErrorCode::kJsonType;
         failure->column = c;
         failure->message = absl::StrCat(
-            ColumnText(c), ": ", AV(source), " is a JSON ",
+            ColumnText(c), ": ", source.Text(), " is a JSON ",
             value.type() == simdjson::dom::element_type::ARRAY ? "array" : "object",
             ", which only a STRING, VARCHAR, CHAR, BINARY or JSON column can hold (as JSON text)");
         return false;
@@ -668,7 +682,7 @@ bool Converter::Impl::WriteJsonValue(int c, simdjson::dom::element value, Record
       text = json_text_;
       break;
     case simdjson::dom::element_type::NULL_VALUE:
-      return WriteNull(c, absl::StrCat(AV(source), " is null"), failure);
+      return WriteNull(c, absl::StrCat(source.Text(), " is null"), failure);
   }
   return WriteText(c, text, enc, ErrorCode::kJsonType, source, failure);
 }

@@ -1,5 +1,6 @@
 #include "mcsink/maxcompute/record_encoder.h"
 
+#include <bit>
 #include <cstring>
 #include <variant>
 
@@ -19,25 +20,39 @@ inline uint32_t FieldTag(int column, wire::WireType wire_type) {
   return MakeTag(static_cast<uint32_t>(column) + 1, wire_type);
 }
 
-// The record CRC input of a fixed-width field: int32 LE field number then the value bytes, fed
-// in one call (one dispatch instead of two on the hot path).
-template <size_t N>
-inline void UpdateFieldCrc(Crc32c& crc, int column, const void* value) {
-  char buf[4 + N];
-  const int32_t field = column + 1;
-  std::memcpy(buf, &field, 4);
-  std::memcpy(buf + 4, value, N);
-  crc.Update(buf, sizeof(buf));
+}  // namespace
+
+void RecordEncoder::AddCrcInput(const void* data, size_t size) {
+  if (size > kCrcBufferBytes - crc_pending_) {
+    FlushCrcInput();
+    if (size >= kCrcBufferBytes / 2) {
+      crc_.Update(data, size);
+      return;
+    }
+  }
+  std::memcpy(crc_buffer_ + crc_pending_, data, size);
+  crc_pending_ += size;
 }
 
-}  // namespace
+// The CRC input of a field: its number (column + 1) as int32 LE, then the value's bytes.
+void RecordEncoder::AddCrcField(int column, const void* value, size_t size) {
+  const int32_t field = column + 1;
+  AddCrcInput(&field, sizeof(field));
+  AddCrcInput(value, size);
+}
+
+void RecordEncoder::FlushCrcInput() {
+  if (crc_pending_ == 0) return;
+  crc_.Update(crc_buffer_, crc_pending_);
+  crc_pending_ = 0;
+}
 
 void RecordEncoder::WriteInteger(int column, int64_t value) {
   char buf[wire::kMaxVarint32Bytes + wire::kMaxVarint64Bytes];
   char* p = PutVarint32(buf, FieldTag(column, wire::kVarint));
   p = PutVarint64(p, wire::ZigZagEncode64(value));
   out_->append(buf, static_cast<size_t>(p - buf));
-  UpdateFieldCrc<8>(crc_, column, &value);
+  AddCrcField(column, &value, 8);
 }
 
 void RecordEncoder::WriteBoolean(int column, bool value) {
@@ -46,7 +61,7 @@ void RecordEncoder::WriteBoolean(int column, bool value) {
   *p++ = value ? 1 : 0;
   out_->append(buf, static_cast<size_t>(p - buf));
   const char byte = value ? 1 : 0;
-  UpdateFieldCrc<1>(crc_, column, &byte);
+  AddCrcField(column, &byte, 1);
 }
 
 void RecordEncoder::WriteDouble(int column, double value) {
@@ -55,7 +70,7 @@ void RecordEncoder::WriteDouble(int column, double value) {
   std::memcpy(p, &value, 8);
   p += 8;
   out_->append(buf, static_cast<size_t>(p - buf));
-  UpdateFieldCrc<8>(crc_, column, &value);
+  AddCrcField(column, &value, 8);
 }
 
 void RecordEncoder::WriteFloat(int column, float value) {
@@ -64,7 +79,7 @@ void RecordEncoder::WriteFloat(int column, float value) {
   std::memcpy(p, &value, 4);
   p += 4;
   out_->append(buf, static_cast<size_t>(p - buf));
-  UpdateFieldCrc<4>(crc_, column, &value);
+  AddCrcField(column, &value, 4);
 }
 
 void RecordEncoder::WriteBytes(int column, std::string_view value) {
@@ -73,8 +88,7 @@ void RecordEncoder::WriteBytes(int column, std::string_view value) {
   p = PutVarint64(p, value.size());
   out_->append(buf, static_cast<size_t>(p - buf));
   out_->append(value.data(), value.size());
-  crc_.UpdateInt32(column + 1);
-  crc_.Update(value.data(), value.size());
+  AddCrcField(column, value.data(), value.size());
 }
 
 void RecordEncoder::WriteDate(int column, int64_t days_since_epoch) {
@@ -94,10 +108,11 @@ void RecordEncoder::WriteTimestamp(int column, int64_t epoch_seconds, int32_t na
   char value[12];
   std::memcpy(value, &epoch_seconds, 8);
   std::memcpy(value + 8, &nanos, 4);
-  UpdateFieldCrc<12>(crc_, column, value);
+  AddCrcField(column, value, sizeof(value));
 }
 
 uint32_t RecordEncoder::EndRecord() {
+  FlushCrcInput();
   const uint32_t crc = crc_.value();
   char buf[2 * wire::kMaxVarint32Bytes];
   char* p = PutVarint32(buf, MakeTag(wire::kEndRecordField, wire::kVarint));
@@ -110,6 +125,13 @@ uint32_t RecordEncoder::EndRecord() {
 void StreamTrailer::Add(uint32_t record_crc) {
   ++count_;
   crc_of_crcs_.UpdateInt32(static_cast<int32_t>(record_crc));
+}
+
+void StreamTrailer::AddAll(std::span<const uint32_t> record_crcs) {
+  static_assert(std::endian::native == std::endian::little,
+                "AddAll feeds the CRCs' memory as their little-endian bytes");
+  count_ += static_cast<int64_t>(record_crcs.size());
+  crc_of_crcs_.Update(record_crcs.data(), record_crcs.size_bytes());
 }
 
 void StreamTrailer::AppendTo(std::string* out) const {

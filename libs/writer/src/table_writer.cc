@@ -210,6 +210,10 @@ bool ValidPartitionValue(const std::string& value) {
   return value.find_first_of(",='\"") == std::string::npos;
 }
 
+// Room a block buffer keeps for its stream trailer (META_COUNT and META_CHECKSUM: at most 25
+// bytes), so appending it at the cut never reallocates.
+constexpr size_t kTrailerRoom = 32;
+
 }  // namespace
 
 absl::Status TableWriter::Add(RowBatch batch, absl::Time deadline) {
@@ -336,14 +340,17 @@ bool TableWriter::Append(Partition& pt, RowGroup& group, const std::shared_ptr<B
   } else {
     const size_t needed = s.block.size() + group.encoded_rows().size();
     if (needed > s.block.capacity()) {
-      // Geometric growth, but never past the cut: doubling a full block for its last row group
-      // would allocate (and have the kernel zero) twice block_bytes, seen in profiles.
-      s.block.reserve(std::max(
-          needed, std::min(2 * s.block.capacity(), static_cast<size_t>(options_.block_bytes))));
+      // One allocation for the whole block, with room for the row group that crosses the cut
+      // and for the trailer: growing by doubling copied each block about twice over (and the
+      // trailer's append after a block filled to exactly its capacity doubled it once more).
+      // Reserving costs no memory until written: the kernel backs a large allocation's pages
+      // only as they are touched, so a block that is committed early stays small in RSS.
+      const auto block_bytes = static_cast<size_t>(options_.block_bytes);
+      s.block.reserve(std::max(needed, block_bytes + block_bytes / 8) + kTrailerRoom);
     }
     s.block.append(group.encoded_rows());
   }
-  for (uint32_t crc : group.row_crcs()) s.trailer.Add(crc);
+  s.trailer.AddAll({group.row_crcs().data(), static_cast<size_t>(group.row_crcs().size())});
   const auto rows = static_cast<int64_t>(group.row_count());
   s.block_rows += rows;
   s.rows += rows;

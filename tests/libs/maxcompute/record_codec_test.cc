@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -281,6 +282,24 @@ TEST(RecordCodec, SeparatelyEncodedRecordsPlusOneTrailerEqualOneStream) {
   trailer.AppendTo(&concatenated);
 
   EXPECT_EQ(concatenated, in_one_go);
+}
+
+TEST(StreamTrailer, AddAllEqualsAddOfEachCrcInOrder) {
+  std::mt19937 rng(3);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{63}, size_t{1000}}) {
+    std::vector<uint32_t> crcs(n);
+    for (uint32_t& c : crcs) c = static_cast<uint32_t>(rng());
+    StreamTrailer one_by_one;
+    for (uint32_t c : crcs) one_by_one.Add(c);
+    StreamTrailer all;
+    all.AddAll(crcs);
+    std::string expected;
+    std::string actual;
+    one_by_one.AppendTo(&expected);
+    all.AppendTo(&actual);
+    EXPECT_EQ(all.count(), static_cast<int64_t>(n));
+    EXPECT_EQ(actual, expected) << n << " CRCs";
+  }
 }
 
 TEST(RecordCodec, ColumnsOutOfOrderStillDecode) {

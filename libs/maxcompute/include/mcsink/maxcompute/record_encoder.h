@@ -45,14 +45,28 @@ class RecordEncoder {
   uint32_t EndRecord();
 
  private:
+  // The record CRC's input is many small pieces (a 4-byte field number before every value, 8-byte
+  // integers, short strings); one CRC call per piece cost more than the CRC work itself. Pieces
+  // are gathered here and fed to the CRC in one call per record, or when the buffer is full;
+  // values of half the buffer or more go to the CRC directly, without a copy.
+  static constexpr size_t kCrcBufferBytes = 256;
+  void AddCrcInput(const void* data, size_t size);
+  void AddCrcField(int column, const void* value, size_t size);
+  void FlushCrcInput();
+
   std::string* out_;
   Crc32c crc_;
+  size_t crc_pending_ = 0;
+  char crc_buffer_[kCrcBufferBytes];  // not initialized: only [0, crc_pending_) is read
 };
 
 // The stream trailer: record count and the CRC-32C over the record CRCs (each as 4 LE bytes).
 class StreamTrailer {
  public:
   void Add(uint32_t record_crc);
+  // Add() of each CRC in order, in one CRC call over the array (its in-memory layout is the
+  // little-endian bytes the checksum covers).
+  void AddAll(std::span<const uint32_t> record_crcs);
   int64_t count() const { return count_; }
   // Appends META_COUNT and META_CHECKSUM to *out.
   void AppendTo(std::string* out) const;
