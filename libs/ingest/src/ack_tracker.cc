@@ -84,4 +84,11 @@ bool AckTracker::Drained(const TopicPartition& tp) const {
   return queue == pending_.end() || queue->second.empty();
 }
 
+bool AckTracker::Tracks(uint64_t batch_id, const TopicPartition& tp) const {
+  auto batch = batches_.find(batch_id);
+  if (batch == batches_.end()) return false;
+  const std::vector<TopicPartition>& parts = batch->second.partitions;
+  return std::find(parts.begin(), parts.end(), tp) != parts.end();
+}
+
 }  // namespace mcsink::ingest

@@ -166,9 +166,25 @@ void ConsumerWorker::OnAck(uint64_t batch_id) {
   acks_.push_back(batch_id);
 }
 
-void ConsumerWorker::StopPartition(StoppedPartition stopped) {
+void ConsumerWorker::OnFenced(uint64_t batch_id, std::vector<v1::OffsetRange> ranges,
+                              bool with_others, std::string message) {
   absl::MutexLock lock(&mu_);
-  stop_requests_.push_back(std::move(stopped));
+  fenced_answers_.push_back({batch_id, std::move(ranges), with_others, std::move(message)});
+}
+
+void ConsumerWorker::StopPartition(uint64_t batch_id, StoppedPartition stopped) {
+  absl::MutexLock lock(&mu_);
+  stop_requests_.emplace_back(batch_id, std::move(stopped));
+}
+
+std::vector<TopicPartition> ConsumerWorker::RestartStopped() {
+  absl::MutexLock lock(&mu_);
+  std::vector<TopicPartition> tps;
+  for (const StoppedPartition& s : stats_.stopped) tps.push_back(s.tp);
+  restart_requests_.insert(restart_requests_.end(), tps.begin(), tps.end());
+  // Reported as running from now on; a restart that fails stops the partition again.
+  stats_.stopped.clear();
+  return tps;
 }
 
 void ConsumerWorker::PausePartitions(const std::vector<TopicPartition>& tps) {
@@ -194,14 +210,19 @@ ConsumerStats ConsumerWorker::stats() const {
 
 void ConsumerWorker::ApplyAcks() {
   std::vector<uint64_t> acks;
-  std::vector<StoppedPartition> stops;
+  std::vector<std::pair<uint64_t, StoppedPartition>> stops;
+  std::vector<FencedAnswer> fenced;
   {
     absl::MutexLock lock(&mu_);
     acks.swap(acks_);
     stops.swap(stop_requests_);
+    fenced.swap(fenced_answers_);
   }
   // Caps first, so an ack in the same round cannot commit past a failed record.
-  for (StoppedPartition& stop : stops) {
+  for (auto& [batch_id, stop] : stops) {
+    // A batch sent before a restart (or a revocation) must not stop the partition again: its
+    // records are read again, and fail again if they still fail.
+    if (!tracker_.Tracks(batch_id, stop.tp)) continue;
     tracker_.Cap(stop.tp, stop.offset);
     // Every ack touching a stopped partition repeats its stop: report each partition once, at
     // its earliest failed record.
@@ -222,7 +243,150 @@ void ConsumerWorker::ApplyAcks() {
     absl::MutexLock lock(&mu_);
     stats_.stopped = stopped_;
   }
-  for (uint64_t id : acks) tracker_.Acked(id);
+  // Before the acks: a FENCED answer is queued before the acknowledgement of the batch's other
+  // failures, which must not count until the fenced part is settled.
+  for (FencedAnswer& f : fenced) {
+    HandleFenced(f.batch_id, std::move(f.ranges), f.with_others, f.message);
+  }
+  for (uint64_t id : acks) {
+    if (fenced_.OnAck(id)) tracker_.Acked(id);
+  }
+}
+
+void ConsumerWorker::HandleFenced(uint64_t batch_id, std::vector<v1::OffsetRange> ranges,
+                                  bool with_others, const std::string& message) {
+  std::string where;
+  for (const v1::OffsetRange& r : ranges) {
+    absl::StrAppend(&where, where.empty() ? "" : ", ", r.topic(), "[", r.partition(), "] ",
+                    r.first_offset(), "..", r.last_offset(), " epoch ", r.epoch());
+  }
+  std::vector<v1::OffsetRange> owned =
+      OwnedRanges(tracker_, batch_id, std::move(ranges),
+                  [this](const TopicPartition& tp) { return EpochOf(tp); });
+  switch (fenced_.OnFenced(batch_id, !owned.empty(), with_others)) {
+    case FencedBatches::Action::kResend:
+      MCSINK_LOG(WARNING) << "consumer " << index_ << ": batch " << batch_id << " (" << where
+                          << ") was refused as FENCED while this consumer owns it; sending "
+                          << owned.size() << " ranges again: " << message;
+      if (metrics_ != nullptr) metrics_->OnFencedResend();
+      sink_->Resend(batch_id, std::move(owned));
+      break;
+    case FencedBatches::Action::kIgnore:
+      MCSINK_LOG(WARNING) << "consumer " << index_ << ": batch " << batch_id << " (" << where
+                          << ") was fenced; its partitions are no longer consumed here under "
+                             "that epoch, and whoever consumes them reads it again: "
+                          << message;
+      break;
+    case FencedBatches::Action::kGiveUp:
+      MCSINK_LOG(ERROR) << "consumer " << index_ << ": batch " << batch_id << " (" << where
+                        << ") was refused as FENCED after " << FencedBatches::kDefaultMaxResends
+                        << " re-sends in a row; left unacknowledged, so its partitions commit "
+                           "nothing past it until a restart or rebalance reads it again: "
+                        << message;
+      if (metrics_ != nullptr) metrics_->OnFencedGiveUp();
+      break;
+  }
+}
+
+void ConsumerWorker::Restart(const std::vector<TopicPartition>& tps) {
+  // What is cut goes first, and what was acknowledged is committed before the partitions' batches
+  // are forgotten: the restart reads from the committed offsets.
+  Flush();
+  Commit(/*sync=*/true);
+  std::vector<StoppedPartition> restarted;
+  for (const TopicPartition& tp : tps) {
+    auto it = std::find_if(stopped_.begin(), stopped_.end(),
+                           [&](const StoppedPartition& s) { return s.tp == tp; });
+    if (it == stopped_.end()) continue;  // asked twice
+    restarted.push_back(std::move(*it));
+    stopped_.erase(it);
+    tracker_.Forget(tp);
+    // A new epoch, so that later stages tell the new batches from the old (and transform clears
+    // its own stop). Milliseconds since the Unix epoch keep it growing across process restarts,
+    // where the local generations start again from 0.
+    if (options_.gate == nullptr) {
+      int64_t& generation = generations_[tp];
+      generation = std::max(generation + 1, absl::ToUnixMillis(absl::Now()));
+    }
+  }
+  fenced_.Retain([this](uint64_t id) { return tracker_.Tracks(id); });
+  std::vector<TopicPartition> assigned;
+  for (const StoppedPartition& s : restarted) {
+    if (std::find(assignment_.begin(), assignment_.end(), s.tp) != assignment_.end()) {
+      assigned.push_back(s.tp);
+    }
+  }
+  // With the gate, a new claim: it fences the batches sent before, and says what of the
+  // partition the table already holds, which is then skipped.
+  ClaimPartitions(assigned);
+  for (StoppedPartition& s : restarted) {
+    if (std::find(assigned.begin(), assigned.end(), s.tp) == assigned.end()) {
+      // Not ours now: whoever is assigned it reads it from the committed offset.
+      MCSINK_LOG(INFO) << "consumer " << index_ << ": " << s.tp.topic << "[" << s.tp.partition
+                       << "] no longer stopped";
+      continue;
+    }
+    if (absl::Status seek = SeekToCommitted(s.tp); !seek.ok()) {
+      // Resuming from where consumption stopped would skip the records after the failed one.
+      s.reason =
+          absl::StrCat("restart failed (", seek.ToString(), "); stopped before by ", s.reason);
+      MCSINK_LOG(ERROR) << "consumer " << index_ << ": " << s.tp.topic << "[" << s.tp.partition
+                        << "] stays stopped: " << s.reason << "; restart it again";
+      tracker_.Cap(s.tp, s.offset);
+      if (observer_ != nullptr) observer_->OnStopped(index_, s);
+      stopped_.push_back(std::move(s));
+      continue;
+    }
+    // Under backpressure every partition stays paused; ApplyBackpressure resumes it with the rest.
+    if (!paused_) {
+      std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
+          new std::vector<RdKafka::TopicPartition*>());
+      list->push_back(RdKafka::TopicPartition::create(s.tp.topic, s.tp.partition));
+      consumer_->resume(*list);
+    }
+    if (observer_ != nullptr) observer_->OnAssigned(index_, s.tp);
+    MCSINK_LOG(INFO) << "consumer " << index_ << ": " << s.tp.topic << "[" << s.tp.partition
+                     << "] restarted from its committed offset, epoch " << EpochOf(s.tp)
+                     << " (stopped at offset " << s.offset << ": " << s.reason << ")";
+  }
+  absl::MutexLock lock(&mu_);
+  stats_.stopped = stopped_;
+}
+
+absl::Status ConsumerWorker::SeekToCommitted(const TopicPartition& tp) {
+  constexpr int kTimeoutMs = 10'000;
+  const std::string where = absl::StrCat(tp.topic, "[", tp.partition, "]");
+  std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
+      new std::vector<RdKafka::TopicPartition*>());
+  list->push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+  RdKafka::ErrorCode code = consumer_->committed(*list, kTimeoutMs);
+  if (code == RdKafka::ERR_NO_ERROR) code = list->front()->err();
+  if (code != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("reading the committed offset of ", where,
+                                               " in group ", options_.group_id, ": ",
+                                               RdKafka::err2str(code)));
+  }
+  int64_t offset = list->front()->offset();
+  if (offset < 0) {
+    offset = options_.start_from_earliest ? RdKafka::Topic::OFFSET_BEGINNING
+                                          : RdKafka::Topic::OFFSET_END;
+  }
+  std::unique_ptr<RdKafka::TopicPartition> target(
+      RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
+  code = consumer_->seek(*target, kTimeoutMs);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("seeking ", where, " to offset ", offset, ": ", RdKafka::err2str(code)));
+  }
+  return absl::OkStatus();
+}
+
+int64_t ConsumerWorker::EpochOf(const TopicPartition& tp) const {
+  if (auto claim = claims_.find(tp); claim != claims_.end()) return claim->second.epoch;
+  if (auto generation = generations_.find(tp); generation != generations_.end()) {
+    return generation->second;
+  }
+  return 0;
 }
 
 void ConsumerWorker::ClaimPartitions(const std::vector<TopicPartition>& tps) {
@@ -463,6 +627,7 @@ void ConsumerWorker::OnRevoke(const std::vector<TopicPartition>& revoked) {
     }
     tracker_.Forget(tp);
   }
+  fenced_.Retain([this](uint64_t id) { return tracker_.Tracks(id); });
 }
 
 void ConsumerWorker::Run() {
@@ -470,6 +635,12 @@ void ConsumerWorker::Run() {
   batch_memory_ = static_cast<int64_t>(sizeof(v1::RecordBatch));
   while (!stopping_.load()) {
     ApplyAcks();
+    std::vector<TopicPartition> restarts;
+    {
+      absl::MutexLock lock(&mu_);
+      restarts.swap(restart_requests_);
+    }
+    if (!restarts.empty()) Restart(restarts);
     // One clock read per message for the commit, linger and batch-start checks (three were 5%
     // of ingest's CPU). Time spent in consume() below only makes the linger check late by at
     // most one poll, which is what the wait is bounded by anyway.
@@ -507,9 +678,8 @@ void ConsumerWorker::Run() {
         range->set_topic(msg->topic_name());
         range->set_partition(msg->partition());
         range->set_first_offset(msg->offset());
-        if (auto claim = claims_.find({msg->topic_name(), msg->partition()});
-            claim != claims_.end()) {
-          range->set_epoch(claim->second.epoch);
+        if (!claims_.empty() || !generations_.empty()) {
+          range->set_epoch(EpochOf({msg->topic_name(), msg->partition()}));
         }
       }
       range->set_last_offset(msg->offset());

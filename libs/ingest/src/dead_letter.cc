@@ -1,12 +1,9 @@
 #include "mcsink/ingest/dead_letter.h"
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include "absl/strings/str_cat.h"
 #include "mcsink/common/log.h"
 #include "mcsink/common/status.h"
 #include "mcsink/ingest/ingest_metrics.h"
-#include "mcsink/ingest/kafka_record.h"
 
 namespace mcsink::ingest {
 
@@ -68,23 +65,17 @@ absl::StatusOr<std::unique_ptr<DeadLetterQueue>> DeadLetterQueue::Create(DeadLet
   }
   std::unique_ptr<DeadLetterQueue> queue(new DeadLetterQueue(std::move(options), metrics));
   const DeadLetterOptions& o = queue->options_;
-  MCSINK_ASSIGN_OR_RETURN(queue->producer_, transform::ErrorTopicWriter::Create(
-                                                o.kafka_properties, o.connector, "dead-letter"));
-  kafka::Properties props = o.kafka_properties;
-  // The reader only assign()s and never commits: the group id is required by the client, and is
-  // distinct from the connector's so it can never take part in its rebalances.
-  props["group.id"] = o.connector + "-dead-letter-reader";
-  props["enable.auto.commit"] = "false";
-  props["enable.auto.offset.store"] = "false";
-  props["enable.partition.eof"] = "true";  // a range whose tail is gone ends at the log end
-  props["auto.offset.reset"] = "earliest";
-  props.try_emplace("client.id", o.connector + "-dead-letter-reader");
-  MCSINK_ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf, kafka::MakeConf(props));
-  std::string err;
-  queue->reader_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (queue->reader_ == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("dead-letter reader: ", err));
-  }
+  MCSINK_ASSIGN_OR_RETURN(
+      queue->producer_, transform::ErrorTopicWriter::Create({.properties = o.kafka_properties,
+                                                             .connector = o.connector,
+                                                             .role = "dead-letter",
+                                                             .offset_topic = o.offset_topic,
+                                                             .consumer_group = o.consumer_group}));
+  MCSINK_ASSIGN_OR_RETURN(queue->reader_,
+                          RangeReader::Create({.name = o.connector + "-dead-letter-reader",
+                                               .purpose = "for the dead-letter topic",
+                                               .kafka_properties = o.kafka_properties,
+                                               .read_timeout = o.read_timeout}));
   DeadLetterQueue* self = queue.get();
   queue->thread_ = std::thread([self] { self->Run(); });
   return queue;
@@ -95,8 +86,9 @@ DeadLetterQueue::~DeadLetterQueue() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  if (reader_ != nullptr) reader_->Cancel();
   if (thread_.joinable()) thread_.join();
-  if (reader_ != nullptr) reader_->close();
+  reader_.reset();
   producer_.reset();  // flushes what is in flight
 }
 
@@ -150,67 +142,11 @@ void DeadLetterQueue::Run() {
 absl::Status DeadLetterQueue::SendRange(const v1::OffsetRange& range,
                                         const v1::BatchFailure& failure,
                                         const std::shared_ptr<Delivery>& delivery) {
-  const std::string where = absl::StrCat(range.topic(), "[", range.partition(), "] offsets ",
-                                         range.first_offset(), "..", range.last_offset());
-  std::vector<RdKafka::TopicPartition*> list = {
-      RdKafka::TopicPartition::create(range.topic(), range.partition(), range.first_offset())};
-  const RdKafka::ErrorCode assigned = reader_->assign(list);
-  RdKafka::TopicPartition::destroy(list);
-  if (assigned != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError(absl::StrCat(
-        "reading back ", where, " for the dead-letter topic: ", RdKafka::err2str(assigned)));
-  }
-  const absl::Time deadline = absl::Now() + options_.read_timeout;
-  absl::Status status = absl::DeadlineExceededError(
-      absl::StrCat("reading back ", where, " for the dead-letter topic took over ",
-                   absl::FormatDuration(options_.read_timeout), "; is the broker reachable?"));
-  int64_t next = range.first_offset();
-  v1::KafkaRecord record;
-  while (absl::Now() < deadline) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) {
-        status = absl::CancelledError(
-            absl::StrCat("reading back ", where, ": the dead-letter queue is stopping"));
-        break;
-      }
-    }
-    std::unique_ptr<RdKafka::Message> msg(reader_->consume(200));
-    if (msg->err() == RdKafka::ERR__TIMED_OUT) continue;
-    if (msg->err() == RdKafka::ERR__PARTITION_EOF) {
-      // The range's tail is not in the log (compacted or never there): nothing more to send.
-      status = absl::OkStatus();
-      break;
-    }
-    if (msg->err() != RdKafka::ERR_NO_ERROR) {
-      MCSINK_LOG(WARNING) << "dead-letter reader, " << where << ": " << msg->errstr();
-      continue;
-    }
-    if (msg->topic_name() != range.topic() || msg->partition() != range.partition() ||
-        msg->offset() < next) {
-      continue;  // left over from a previous assignment
-    }
-    if (msg->offset() > range.last_offset()) {
-      status = absl::OkStatus();
-      break;
-    }
-    if (msg->offset() > next) {
-      MCSINK_LOG(WARNING) << "dead-letter topic: " << range.topic() << "[" << range.partition()
-                          << "] offsets " << next << ".." << msg->offset() - 1
-                          << " are no longer in Kafka (retention or compaction); not sent";
-    }
-    ToKafkaRecord(*msg, &record);
+  return reader_->Read(range, [&](const v1::KafkaRecord& record) {
     delivery->Sending();
     producer_->Send(options_.topic, {range.topic(), &record, failure.code(), "", failure.message()},
                     [delivery](const absl::Status& s) { delivery->Delivered(s); });
-    next = msg->offset() + 1;
-    if (msg->offset() == range.last_offset()) {
-      status = absl::OkStatus();
-      break;
-    }
-  }
-  reader_->unassign();
-  return status;
+  });
 }
 
 }  // namespace mcsink::ingest

@@ -40,6 +40,16 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r, const std::string& connect
                      "Batches whose records could not be produced to the dead-letter topic (left "
                      "unacknowledged).",
                      {{"connector", connector}})),
+      fenced_resends_(AddCounter(r, "mcsink_ingest_fenced_resends_total",
+                                 "Batches refused as FENCED and sent again while their consumer "
+                                 "still owns them.",
+                                 {{"connector", connector}})),
+      fenced_give_ups_(
+          AddCounter(r, "mcsink_ingest_fenced_give_ups_total",
+                     "Batches refused as FENCED that were left unacknowledged (refused "
+                     "too often in a row, or not readable again) until a restart or "
+                     "rebalance reads them again.",
+                     {{"connector", connector}})),
       lag_(MakeGauges(r, "mcsink_ingest_consumer_lag_records",
                       "Records between the consumer position and the log end, per partition.")),
       in_flight_batches_(MakeGauges(r, "mcsink_ingest_in_flight_batches",
@@ -80,5 +90,7 @@ void IngestMetrics::OnDeadLettered(const std::string& reason) {
 }
 
 void IngestMetrics::OnDeadLetterFailed() { dead_letter_failures_.Increment(); }
+void IngestMetrics::OnFencedResend() { fenced_resends_.Increment(); }
+void IngestMetrics::OnFencedGiveUp() { fenced_give_ups_.Increment(); }
 
 }  // namespace mcsink::ingest

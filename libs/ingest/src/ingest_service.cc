@@ -9,10 +9,18 @@
 
 namespace mcsink::ingest {
 
-bool OnlyFenced(const v1::Ack& ack) {
-  return !ack.failures().empty() &&
-         std::all_of(ack.failures().begin(), ack.failures().end(),
-                     [](const v1::BatchFailure& f) { return f.code() == pipeline::kFenced; });
+SplitFailures SplitFenced(const v1::Ack& ack) {
+  SplitFailures out;
+  for (const v1::BatchFailure& f : ack.failures()) {
+    if (f.code() != pipeline::kFenced) {
+      out.others.push_back(f);
+      continue;
+    }
+    if (!out.any_fenced) out.fenced_message = f.message();
+    out.any_fenced = true;
+    out.fenced.insert(out.fenced.end(), f.ranges().begin(), f.ranges().end());
+  }
+  return out;
 }
 
 IngestService::IngestService(IngestServiceOptions options, prometheus::Registry& registry)
@@ -47,6 +55,11 @@ absl::StatusOr<std::unique_ptr<IngestService>> IngestService::Create(
   dead_letter.connector = c.name();
   dead_letter.topic = c.topics().dead_letter_topic();
   dead_letter.kafka_properties = consumer.kafka_properties;
+  if (consumer.gate != nullptr) {
+    // Exactly-once: a record is dead-lettered once, also when its batch is read again.
+    dead_letter.offset_topic = c.topics().offset_topic();
+    dead_letter.consumer_group = c.consumer_group();
+  }
   MCSINK_ASSIGN_OR_RETURN(service->dead_letters_,
                           DeadLetterQueue::Create(std::move(dead_letter), &service->metrics_));
   StatusPublisherOptions status;
@@ -54,6 +67,20 @@ absl::StatusOr<std::unique_ptr<IngestService>> IngestService::Create(
   status.topic = c.topics().status_topic();
   status.kafka_properties = consumer.kafka_properties;
   MCSINK_ASSIGN_OR_RETURN(service->status_, StatusPublisher::Create(std::move(status)));
+  ResenderOptions resend;
+  resend.connector = c.name();
+  resend.kafka_properties = consumer.kafka_properties;
+  MCSINK_ASSIGN_OR_RETURN(
+      service->resender_,
+      Resender::Create(
+          std::move(resend), [self](v1::RecordBatch batch) { return self->Send(std::move(batch)); },
+          [self](uint64_t batch_id, const absl::Status& why) {
+            MCSINK_LOG(ERROR) << self->options_.connector.name() << ": batch " << batch_id
+                              << " refused as FENCED was not sent again, so it stays "
+                                 "unacknowledged until a restart or rebalance reads it again: "
+                              << why;
+            self->metrics_.OnFencedGiveUp();
+          }));
   for (uint32_t i = 0; i < c.concurrency(); ++i) {
     MCSINK_ASSIGN_OR_RETURN(
         std::unique_ptr<ConsumerWorker> worker,
@@ -82,6 +109,8 @@ void IngestService::Stop(absl::Duration drain) {
     stoppers.emplace_back([&w, deadline] { w->Stop(deadline - absl::Now()); });
   }
   for (auto& t : stoppers) t.join();
+  // It sends on the stream.
+  resender_.reset();
   stream_->Close(std::max(absl::ZeroDuration(), deadline - absl::Now()));
   stream_.reset();
   dead_letters_.reset();
@@ -106,23 +135,30 @@ void IngestService::OnAck(const v1::Ack& ack) {
   if (worker == nullptr) return;
   for (const v1::PartitionFailure& f : ack.stopped()) {
     worker->StopPartition(
+        ack.batch_id(),
         {{f.topic(), f.partition()}, f.offset(), f.code() + ": " + f.message(), f.code()});
   }
   if (ack.failures().empty()) {
     worker->OnAck(ack.batch_id());
     return;
   }
-  if (OnlyFenced(ack)) {
-    // The partition was revoked from this consumer and claimed by a new owner, which reads the
-    // records again: dead-lettering them, stopping the partition or acknowledging the batch (and
-    // so committing its offsets) would each be wrong. The batch stays unacknowledged until the
-    // revocation forgets it.
-    MCSINK_LOG(WARNING) << options_.connector.name() << ": batch " << ack.batch_id()
-                        << " was fenced (its partition has a new owner, which reads it again): "
-                        << ack.failures(0).message();
+  SplitFailures split = SplitFenced(ack);
+  // The fenced part first: the worker must know of it before the other failures' handling
+  // acknowledges the batch.
+  if (split.any_fenced) {
+    worker->OnFenced(ack.batch_id(), std::move(split.fenced), !split.others.empty(),
+                     std::move(split.fenced_message));
+  }
+  if (!split.others.empty()) Fail(ack.batch_id(), split.others);
+}
+
+void IngestService::Resend(uint64_t batch_id, std::vector<v1::OffsetRange> ranges) {
+  if (resender_ == nullptr) {
+    MCSINK_LOG(WARNING) << options_.connector.name() << ": batch " << batch_id
+                        << " refused as FENCED is not sent again: ingest is stopping";
     return;
   }
-  Fail(ack.batch_id(), {ack.failures().begin(), ack.failures().end()});
+  resender_->Submit(batch_id, std::move(ranges));
 }
 
 void IngestService::DeadLetter(uint64_t batch_id, const std::string& topic,
@@ -146,10 +182,10 @@ void IngestService::Fail(uint64_t batch_id, const std::vector<v1::BatchFailure>&
     // Stops come before the ack in the worker, so nothing at or past them is committed.
     for (const v1::BatchFailure& f : failures) {
       for (const v1::OffsetRange& r : f.ranges()) {
-        worker->StopPartition({{r.topic(), r.partition()},
-                               r.first_offset(),
-                               f.code() + ": " + f.message(),
-                               f.code()});
+        worker->StopPartition(batch_id, {{r.topic(), r.partition()},
+                                         r.first_offset(),
+                                         f.code() + ": " + f.message(),
+                                         f.code()});
       }
     }
     worker->OnAck(batch_id);
@@ -190,6 +226,18 @@ void IngestService::Fail(uint64_t batch_id, const std::vector<v1::BatchFailure>&
       dead_letters_->Submit(f, done);
     }
   }
+}
+
+std::vector<TopicPartition> IngestService::RestartStoppedPartitions() {
+  std::vector<TopicPartition> restarted;
+  for (auto& w : workers_) {
+    for (TopicPartition& tp : w->RestartStopped()) restarted.push_back(std::move(tp));
+  }
+  if (!restarted.empty()) {
+    MCSINK_LOG(INFO) << options_.connector.name() << ": restarting " << restarted.size()
+                     << " stopped partitions";
+  }
+  return restarted;
 }
 
 std::vector<ConsumerStats> IngestService::stats() const {

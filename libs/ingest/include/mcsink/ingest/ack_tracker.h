@@ -48,6 +48,10 @@ class AckTracker {
 
   // Whether every batch sent for `tp` was acknowledged.
   bool Drained(const TopicPartition& tp) const;
+  // Whether batch `batch_id` is pending for `tp`: sent, not acknowledged, `tp` not forgotten since.
+  bool Tracks(uint64_t batch_id, const TopicPartition& tp) const;
+  // Whether batch `batch_id` is pending for any partition.
+  bool Tracks(uint64_t batch_id) const { return batches_.contains(batch_id); }
   int64_t in_flight_bytes() const { return in_flight_bytes_; }
   int64_t in_flight_batches() const { return static_cast<int64_t>(batches_.size()); }
 

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "mcsink/common/log.h"
 #include "mcsink/ingest/ack_tracker.h"
+#include "mcsink/ingest/fenced_batches.h"
 #include "mcsink/ingest/ingest_metrics.h"
 #include "mcsink/ingest/partition_gate.h"
 #include "mcsink/kafka/config.h"
@@ -45,6 +46,15 @@ class BatchSink {
                           const v1::KafkaRecord& record, const std::string& message) {
     MCSINK_LOG(ERROR) << topic << "[" << record.partition() << "] offset " << record.offset()
                       << " (batch " << batch_id << ") left unacknowledged: " << message;
+  }
+  // Batch `batch_id` was refused as FENCED while its consumer still owns `ranges` (with their
+  // current epochs): the sink reads them back and sends them again under the same id, marked
+  // redelivery; the answer comes back through ConsumerWorker::OnAck/OnFenced as for any send. A
+  // sink that cannot leaves the batch unacknowledged: never committed, read again later.
+  virtual void Resend(uint64_t batch_id, std::vector<v1::OffsetRange> ranges) {
+    MCSINK_LOG(ERROR) << "batch " << batch_id << " (" << ranges.size()
+                      << " ranges) refused as FENCED is left unacknowledged: this sink cannot "
+                         "send it again";
   }
 };
 
@@ -124,11 +134,25 @@ class ConsumerWorker {
   // worker).
   void SetObserver(PartitionObserver* observer) { observer_ = observer; }
   void Start();
-  // Thread-safe: a batch is durable downstream.
+  // Thread-safe: a batch is durable downstream (or its failures other than FENCED are handled).
   void OnAck(uint64_t batch_id);
-  // Thread-safe: the failure policy "stop" hit a record of `stopped.tp`: stop consuming that
-  // partition and never commit it at or beyond the record, until restarted.
-  void StopPartition(StoppedPartition stopped);
+  // Thread-safe: the answer to batch `batch_id` named `ranges` as FENCED (pipeline::kFenced), and
+  // `with_others` says whether it named other failures too, whose handling acknowledges the batch
+  // through OnAck. The ranges this worker still owns under the epoch they were consumed with are
+  // sent again through BatchSink::Resend (up to FencedBatches::kDefaultMaxResends times in a row);
+  // the batch counts as acknowledged once every part of it is.
+  void OnFenced(uint64_t batch_id, std::vector<v1::OffsetRange> ranges, bool with_others,
+                std::string message);
+  // Thread-safe: the failure policy "stop" hit a record of `stopped.tp` in batch `batch_id`: stop
+  // consuming that partition and never commit it at or beyond the record, until restarted.
+  // Ignored when the batch no longer counts for the partition (revoked or restarted since it was
+  // sent): its records are read again anyway.
+  void StopPartition(uint64_t batch_id, StoppedPartition stopped);
+  // Thread-safe: the partitions stopped so far are consumed again from their committed offsets
+  // (or the initial position when none), under a new epoch (OffsetRange.epoch): with a gate they
+  // are claimed again, else their local generation grows. Their batches in flight are forgotten
+  // as on a revocation. Returns them at once; the worker thread restarts them on its next round.
+  std::vector<TopicPartition> RestartStopped();
   // Sends the partial batch, waits up to `drain` for outstanding acks, commits what was
   // acknowledged and leaves the group.
   void Stop(absl::Duration drain);
@@ -141,6 +165,9 @@ class ConsumerWorker {
   void ReportProgress();
   void Run();
   void ApplyAcks();
+  // Decides what to do with a FENCED answer (FencedBatches) and does it.
+  void HandleFenced(uint64_t batch_id, std::vector<v1::OffsetRange> ranges, bool with_others,
+                    const std::string& message);
   void PausePartitions(const std::vector<TopicPartition>& tps);
   uint64_t NextBatchId() { return (static_cast<uint64_t>(index_) << 48) | ++next_seq_; }
   // Hands a record too large to forward to the sink's dead-letter path, as a batch of its own.
@@ -156,6 +183,13 @@ class ConsumerWorker {
   // Waits (applying acks) until `done` holds or `deadline` passes.
   void WaitForAcks(const std::function<bool()>& done, absl::Time deadline);
   void OnRevoke(const std::vector<TopicPartition>& revoked);
+  // The worker-thread half of RestartStopped.
+  void Restart(const std::vector<TopicPartition>& tps);
+  // Moves the position of assigned partition `tp` back to its committed offset (or the initial
+  // position when the group has none).
+  absl::Status SeekToCommitted(const TopicPartition& tp);
+  // The epoch of what is consumed now from `tp` (OffsetRange.epoch).
+  int64_t EpochOf(const TopicPartition& tp) const;
   // Exactly-once (options_.gate): claims newly assigned partitions, retrying until it succeeds
   // or the worker stops (then they are paused: nothing is read without a claim).
   void ClaimPartitions(const std::vector<TopicPartition>& tps);
@@ -188,10 +222,21 @@ class ConsumerWorker {
   std::map<TopicPartition, int64_t> committed_;      // last offsets this consumer committed
   std::map<TopicPartition, PartitionClaim> claims_;  // of assigned partitions, with a gate
   size_t spans_to_skip_ = 0;  // over claims_: none is the common case, checked per record
+  // Without a gate: the epoch of each partition restarted at least once (absent: 0).
+  std::map<TopicPartition, int64_t> generations_;
+  FencedBatches fenced_;
 
   mutable absl::Mutex mu_;
   std::vector<uint64_t> acks_ ABSL_GUARDED_BY(mu_);
-  std::vector<StoppedPartition> stop_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<uint64_t, StoppedPartition>> stop_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<TopicPartition> restart_requests_ ABSL_GUARDED_BY(mu_);
+  struct FencedAnswer {
+    uint64_t batch_id = 0;
+    std::vector<v1::OffsetRange> ranges;
+    bool with_others = false;
+    std::string message;
+  };
+  std::vector<FencedAnswer> fenced_answers_ ABSL_GUARDED_BY(mu_);
   ConsumerStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -2,8 +2,8 @@
 // (the writer failed for good, the error topic refused them, a record too large to forward) go
 // there with the error topic's headers (source topic, partition, offset, error code and message,
 // connector), and only then does their batch count as acknowledged. Ingest keeps no copy of what
-// it sent downstream, so records named by offset range are read back from Kafka (they are not
-// committed yet, so they are still there); failures are rare, the read costs nothing otherwise.
+// it sent downstream, so records named by offset range are read back from Kafka (RangeReader);
+// failures are rare, the read costs nothing otherwise.
 #pragma once
 
 #include <cstdint>
@@ -18,13 +18,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "mcsink/ingest/range_reader.h"
 #include "mcsink/kafka/config.h"
 #include "mcsink/transform/error_topic.h"
 #include "mcsink/v1/pipeline.pb.h"
-
-namespace RdKafka {
-class KafkaConsumer;
-}
 
 namespace mcsink::ingest {
 
@@ -37,6 +34,10 @@ struct DeadLetterOptions {
   std::string connector;
   std::string topic;                   // the connector's topics.dead_letter_topic
   kafka::Properties kafka_properties;  // bootstrap.servers and any security settings
+  // Exactly-once (transform::ErrorTopicOptions): the connector's offset topic, where the offsets
+  // already dead-lettered are kept, and its consumer group. Empty offset_topic: at-least-once.
+  std::string offset_topic;
+  std::string consumer_group;
   // How long reading one range back may take before the job fails (and is not acknowledged).
   absl::Duration read_timeout = absl::Seconds(60);
 };
@@ -78,7 +79,7 @@ class DeadLetterQueue {
   const DeadLetterOptions options_;
   IngestMetrics* const metrics_;
   std::unique_ptr<transform::ErrorTopicWriter> producer_;
-  std::unique_ptr<RdKafka::KafkaConsumer> reader_;  // assign() only: never joins a group
+  std::unique_ptr<RangeReader> reader_;
   std::thread thread_;
 
   absl::Mutex mu_;

@@ -27,6 +27,11 @@ class IngestMetrics {
   void OnDeadLettered(const std::string& reason);
   // A request to dead-letter a batch's records failed: the batch stays unacknowledged.
   void OnDeadLetterFailed();
+  // A batch refused as FENCED is sent again while its consumer owns it.
+  void OnFencedResend();
+  // A batch refused as FENCED is left unacknowledged: refused too often in a row, or its ranges
+  // could not be sent again.
+  void OnFencedGiveUp();
   void SetInFlight(int worker, int64_t batches, int64_t bytes);
 
  private:
@@ -40,6 +45,8 @@ class IngestMetrics {
   prometheus::Counter& stopped_;
   prometheus::Family<prometheus::Counter>& dead_lettered_;
   prometheus::Counter& dead_letter_failures_;
+  prometheus::Counter& fenced_resends_;
+  prometheus::Counter& fenced_give_ups_;
   prometheus::Family<prometheus::Gauge>& lag_;
   prometheus::Family<prometheus::Gauge>& in_flight_batches_;
   prometheus::Family<prometheus::Gauge>& in_flight_bytes_;

@@ -12,6 +12,7 @@
 #include "mcsink/ingest/consumer_worker.h"
 #include "mcsink/ingest/dead_letter.h"
 #include "mcsink/ingest/ingest_metrics.h"
+#include "mcsink/ingest/resender.h"
 #include "mcsink/ingest/status_publisher.h"
 #include "mcsink/pipeline/stream_client.h"
 #include "mcsink/v1/connector.pb.h"
@@ -31,10 +32,17 @@ struct IngestServiceOptions {
   int64_t max_unacked_bytes = 128 << 20;  // on the stream to transform
 };
 
-// Whether every failure of `ack` is a fenced commit (pipeline::kFenced): the batch's partition has
-// a new owner, which reads its records again, so the batch is neither dead-lettered, nor stops
-// its partition, nor is acknowledged. False for an ack without failures.
-bool OnlyFenced(const v1::Ack& ack);
+// The failures of an ack, by what ingest does with them.
+struct SplitFailures {
+  // Of the FENCED failures (pipeline::kFenced): not failures of the records, so neither
+  // dead-lettered nor stopping their partitions; sent again while their consumer owns them.
+  std::vector<v1::OffsetRange> fenced;
+  std::string fenced_message;  // the first one's, for logs
+  bool any_fenced = false;     // also true for a FENCED failure naming no ranges
+  // The others, for the failure policy (dead-letter topic, or stop).
+  std::vector<v1::BatchFailure> others;
+};
+SplitFailures SplitFenced(const v1::Ack& ack);
 
 class IngestService : public BatchSink {
  public:
@@ -50,6 +58,7 @@ class IngestService : public BatchSink {
   absl::Status Send(v1::RecordBatch batch) override;
   void DeadLetter(uint64_t batch_id, const std::string& topic, const v1::KafkaRecord& record,
                   const std::string& message) override;
+  void Resend(uint64_t batch_id, std::vector<v1::OffsetRange> ranges) override;
   std::vector<ConsumerStats> stats() const;
 
   // Thread-safe. The partitions that the failure policy "stop" stopped (ConsumerStats::stopped)
@@ -74,8 +83,9 @@ class IngestService : public BatchSink {
   // Declared before the workers, so it outlives them: they report to it until they leave.
   std::unique_ptr<StatusPublisher> status_;
   std::vector<std::unique_ptr<ConsumerWorker>> workers_;
-  // Declared after the workers, so it is destroyed first: its callbacks reach them.
+  // Declared after the workers, so they are destroyed first: their callbacks reach them.
   std::unique_ptr<DeadLetterQueue> dead_letters_;
+  std::unique_ptr<Resender> resender_;
 };
 
 }  // namespace mcsink::ingest

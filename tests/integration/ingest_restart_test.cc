@@ -1,0 +1,292 @@
+// `mcsinkctl restart --only-failed` on the ingest side, on a real Kafka broker with a test
+// transform: a partition stopped by the failure policy "stop" (the writer failed its records)
+// stays stopped while the others move on; IngestService::RestartStoppedPartitions consumes it
+// again from its committed offset under a new epoch (with the exactly-once gate: a new claim),
+// and with downstream healthy again all its records are acknowledged and committed, while the
+// partitions that were not stopped are not read again.
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "mcsink/common/grpc_server.h"
+#include "mcsink/config/connector_config.h"
+#include "mcsink/ingest/ingest_service.h"
+#include "mcsink/ingest/partition_gate.h"
+#include "mcsink/kafka/admin.h"
+#include "mcsink/kafka/topic_io.h"
+#include "mcsink/pipeline/failure_codes.h"
+#include "mcsink/testing/kafka_fixture.h"
+#include "mcsink/testing/status_matchers.h"
+#include "prometheus/registry.h"
+
+namespace mcsink::ingest {
+namespace {
+
+constexpr int32_t kFailing = 0;  // the partition whose records the writer fails while `failing`
+
+// Acknowledges every batch; while `failing`, the records of partition kFailing come back as a
+// WRITER_FAILED failure, as transform answers when the writer failed them for good.
+class FailingTransform : public v1::Transform::Service {
+ public:
+  grpc::Status Convert(grpc::ServerContext*,
+                       grpc::ServerReaderWriter<v1::Ack, v1::RecordBatch>* stream) override {
+    v1::RecordBatch batch;
+    while (stream->Read(&batch)) {
+      v1::Ack ack;
+      ack.set_batch_id(batch.batch_id());
+      *ack.mutable_ranges() = batch.ranges();
+      absl::MutexLock lock(&mu_);
+      for (const v1::OffsetRange& r : batch.ranges()) {
+        if (r.partition() == kFailing) epochs_.insert(r.epoch());
+        if (r.partition() != kFailing || !failing_) continue;
+        v1::BatchFailure* f = ack.add_failures();
+        f->set_code(pipeline::kWriterFailed);
+        f->set_message("writing partition 'pt=x' failed permanently: PERMISSION_DENIED");
+        *f->add_ranges() = r;
+      }
+      for (const v1::KafkaRecord& r : batch.records()) ++reads_[{r.partition(), r.offset()}];
+      stream->Write(ack);
+    }
+    return grpc::Status::OK;
+  }
+  void Heal() {
+    absl::MutexLock lock(&mu_);
+    failing_ = false;
+  }
+  // How many times each (partition, offset) came downstream.
+  std::map<std::pair<int32_t, int64_t>, int> reads() {
+    absl::MutexLock lock(&mu_);
+    return reads_;
+  }
+  // The epochs of partition kFailing's ranges.
+  std::set<int64_t> epochs() {
+    absl::MutexLock lock(&mu_);
+    return epochs_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool failing_ ABSL_GUARDED_BY(mu_) = true;
+  std::map<std::pair<int32_t, int64_t>, int> reads_ ABSL_GUARDED_BY(mu_);
+  std::set<int64_t> epochs_ ABSL_GUARDED_BY(mu_);
+};
+
+// Claims like the exactly-once journal: each claim of a partition is a new, larger epoch; nothing
+// is written yet.
+class FakeGate : public PartitionGate {
+ public:
+  absl::StatusOr<std::map<TopicPartition, PartitionClaim>> Claim(
+      const std::vector<TopicPartition>& partitions) override {
+    absl::MutexLock lock(&mu_);
+    std::map<TopicPartition, PartitionClaim> claims;
+    for (const TopicPartition& tp : partitions) {
+      claims[tp].epoch = ++last_epoch_;
+      epochs_[tp.partition].push_back(last_epoch_);
+    }
+    return claims;
+  }
+  // The epochs each partition was claimed with, in order.
+  std::map<int32_t, std::vector<int64_t>> epochs() {
+    absl::MutexLock lock(&mu_);
+    return epochs_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int64_t last_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int32_t, std::vector<int64_t>> epochs_ ABSL_GUARDED_BY(mu_);
+};
+
+class IngestRestartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(bootstrap_, testing::KafkaFixtureBootstrap());
+    ASSERT_OK_AND_ASSIGN(admin_, kafka::Admin::Create({{"bootstrap.servers", bootstrap_}}));
+    topic_ = testing::UniqueTopicName("ingest-restart");
+    ASSERT_OK(admin_->CreateTopic({.name = topic_, .partitions = 3}));
+    ASSERT_OK_AND_ASSIGN(transform_server_, GrpcServer::Start({.services = {{&transform_, "t"}}}));
+
+    v1::ConnectorConfig config;
+    config.set_name(topic_);
+    config.set_source_topic(topic_);
+    config.set_failure_policy(v1::FAILURE_POLICY_STOP);
+    (*config.mutable_kafka_properties())["bootstrap.servers"] = bootstrap_;
+    config.mutable_target()->set_endpoint("http://127.0.0.1:1/api");
+    config.mutable_target()->set_project("p");
+    config.mutable_target()->set_table("t");
+    config.mutable_target()->mutable_access_key_id()->set_env("AK");
+    config.mutable_target()->mutable_access_key_secret()->set_env("SK");
+    ASSERT_OK_AND_ASSIGN(config_, config::Normalize(config));
+    // The broker does not create topics on use; the controller creates these in production.
+    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().dead_letter_topic(), .partitions = 1}));
+    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().status_topic(), .partitions = 1}));
+  }
+
+  // `gate`: exactly-once claims (null: at-least-once).
+  void Start(PartitionGate* gate) {
+    IngestServiceOptions options;
+    options.connector = config_;
+    options.extra_kafka_properties = {{"session.timeout.ms", "6000"},
+                                      {"heartbeat.interval.ms", "500"}};
+    options.transform_channel = transform_server_->InProcessChannel();
+    options.tuning.max_batch_records = 5;  // several batches per partition
+    options.tuning.linger = absl::Milliseconds(20);
+    options.tuning.commit_interval = absl::Milliseconds(200);
+    options.tuning.gate = gate;
+    ASSERT_OK_AND_ASSIGN(service_, IngestService::Create(options, registry_));
+    service_->Start();
+  }
+
+  void TearDown() override {
+    if (service_ != nullptr) service_->Stop(absl::Seconds(10));
+    if (transform_server_ != nullptr) transform_server_->Shutdown(absl::Seconds(1));
+  }
+
+  // `count` records into `partition`, offsets going on from what is there.
+  void Produce(int32_t partition, int64_t count) {
+    ASSERT_OK(testing::ProduceTestRecords(
+        bootstrap_, topic_, count,
+        [partition](int64_t i) { return absl::StrCat("k", partition, "-", i); },
+        [](int64_t i) { return absl::StrCat("value-", i); }, partition));
+  }
+
+  // Waits until the group committed `expected` (partition -> offset) or 60 s passed; returns what
+  // it committed last.
+  std::map<int32_t, int64_t> WaitForCommitted(const std::map<int32_t, int64_t>& expected) {
+    std::map<int32_t, int64_t> committed;
+    for (const absl::Time until = absl::Now() + absl::Seconds(60); absl::Now() < until;
+         absl::SleepFor(absl::Milliseconds(200))) {
+      auto offsets = admin_->CommittedOffsets(config_.consumer_group(), topic_);
+      if (offsets.ok()) committed = *offsets;
+      bool done = true;
+      for (const auto& [p, o] : expected) done = done && committed[p] == o;
+      if (done) break;
+    }
+    return committed;
+  }
+
+  // The stopped partitions of every consumer (partition -> offset), once there are `count` of
+  // them (or 30 s passed).
+  std::map<int32_t, int64_t> WaitForStopped(size_t count) {
+    std::map<int32_t, int64_t> stopped;
+    for (const absl::Time until = absl::Now() + absl::Seconds(30); absl::Now() < until;
+         absl::SleepFor(absl::Milliseconds(100))) {
+      stopped.clear();
+      for (const ConsumerStats& s : service_->stats()) {
+        for (const StoppedPartition& p : s.stopped) stopped[p.tp.partition] = p.offset;
+      }
+      if (stopped.size() == count) break;
+    }
+    return stopped;
+  }
+
+  // The partition's latest status in the status topic, once it is in `state` (status is
+  // published asynchronously; up to 30 s), else the last one read.
+  v1::PartitionStatus Status(int32_t partition, v1::PartitionState state) {
+    const std::string key = PartitionStatusKey(topic_, partition);
+    v1::PartitionStatus s;
+    for (const absl::Time until = absl::Now() + absl::Seconds(30); absl::Now() < until;
+         absl::SleepFor(absl::Milliseconds(200))) {
+      auto records = kafka::ReadLatestByKey({{"bootstrap.servers", bootstrap_}},
+                                            config_.topics().status_topic());
+      if (!records.ok()) continue;
+      auto it = records->find(key);
+      if (it == records->end()) continue;
+      s.Clear();
+      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(it->second, &s).ok()) << it->second;
+      if (s.state() == state) break;
+    }
+    return s;
+  }
+
+  std::string bootstrap_, topic_;
+  std::unique_ptr<kafka::Admin> admin_;
+  v1::ConnectorConfig config_;
+  prometheus::Registry registry_;
+  FailingTransform transform_;
+  FakeGate gate_;
+  std::unique_ptr<GrpcServer> transform_server_;
+  std::unique_ptr<IngestService> service_;
+};
+
+TEST_F(IngestRestartTest, RestartReadsOnlyTheStoppedPartitionAgainFromItsCommittedOffset) {
+  // Given 20 records in each of 3 partitions, and the writer failing partition 0's records
+  Start(/*gate=*/nullptr);
+  for (int32_t p = 0; p < 3; ++p) Produce(p, 20);
+  // Then partition 0 stops at its first record while the others are committed
+  EXPECT_EQ(WaitForStopped(1), (std::map<int32_t, int64_t>{{kFailing, 0}}));
+  std::map<int32_t, int64_t> committed = WaitForCommitted({{1, 20}, {2, 20}});
+  EXPECT_EQ(committed[1], 20);
+  EXPECT_EQ(committed[2], 20);
+  EXPECT_EQ(Status(kFailing, v1::PARTITION_STATE_STOPPED).state(), v1::PARTITION_STATE_STOPPED);
+  // And while it is stopped, the others move on and it is not read any further
+  for (int32_t p = 0; p < 3; ++p) Produce(p, 5);
+  committed = WaitForCommitted({{1, 25}, {2, 25}});
+  EXPECT_EQ(committed[1], 25);
+  EXPECT_EQ(committed[2], 25);
+  EXPECT_LE(committed[kFailing], 0) << "nothing of the stopped partition is committed";
+  EXPECT_FALSE(transform_.reads().contains({kFailing, 20}))
+      << "records produced after the stop are not consumed";
+  const std::set<int64_t> epochs_before = transform_.epochs();
+  const std::map<std::pair<int32_t, int64_t>, int> reads_before = transform_.reads();
+
+  // When downstream is healthy again and the stopped partitions are restarted
+  transform_.Heal();
+  const std::vector<TopicPartition> restarted = service_->RestartStoppedPartitions();
+
+  // Then exactly partition 0 restarts, is read once more from offset 0 and committed to its end
+  EXPECT_EQ(restarted, (std::vector<TopicPartition>{{topic_, kFailing}}));
+  committed = WaitForCommitted({{kFailing, 25}, {1, 25}, {2, 25}});
+  EXPECT_EQ(committed[kFailing], 25);
+  EXPECT_TRUE(WaitForStopped(0).empty());
+  std::map<std::pair<int32_t, int64_t>, int> reads = transform_.reads();
+  for (int64_t offset = 0; offset < 25; ++offset) {
+    const std::pair<int32_t, int64_t> record{kFailing, offset};
+    const int before = reads_before.contains(record) ? reads_before.at(record) : 0;
+    EXPECT_EQ(reads[record], before + 1) << "partition 0 offset " << offset;
+  }
+  // And the partitions that were not stopped are not read again
+  for (int32_t p = 1; p < 3; ++p) {
+    for (int64_t offset = 0; offset < 25; ++offset) {
+      EXPECT_EQ((reads[{p, offset}]), 1) << "partition " << p << " offset " << offset;
+    }
+  }
+  // And the new batches carry a new epoch, so later stages can tell them from the old ones
+  const std::set<int64_t> epochs_after = transform_.epochs();
+  ASSERT_FALSE(epochs_before.empty());
+  EXPECT_GT(*epochs_after.rbegin(), *epochs_before.rbegin());
+  // And the status topic says running again
+  EXPECT_EQ(Status(kFailing, v1::PARTITION_STATE_RUNNING).state(), v1::PARTITION_STATE_RUNNING);
+  // And a second restart finds nothing stopped
+  EXPECT_TRUE(service_->RestartStoppedPartitions().empty());
+}
+
+TEST_F(IngestRestartTest, WithTheExactlyOnceGateTheRestartedPartitionIsClaimedAgain) {
+  // Given exactly-once claims, and partition 0 stopped by the writer's failure
+  Start(&gate_);
+  for (int32_t p = 0; p < 3; ++p) Produce(p, 10);
+  EXPECT_EQ(WaitForStopped(1), (std::map<int32_t, int64_t>{{kFailing, 0}}));
+  EXPECT_EQ(WaitForCommitted({{1, 10}, {2, 10}}).at(1), 10);
+  const std::map<int32_t, std::vector<int64_t>> claimed_before = gate_.epochs();
+  ASSERT_EQ(claimed_before.at(kFailing).size(), 1u);
+  // When downstream is healthy again and the stopped partitions are restarted
+  transform_.Heal();
+  ASSERT_EQ(service_->RestartStoppedPartitions().size(), 1u);
+  // Then partition 0 is committed to its end
+  EXPECT_EQ(WaitForCommitted({{kFailing, 10}}).at(kFailing), 10);
+  // And it alone was claimed again (a new FENCE), and its new batches carry the new epoch
+  const std::map<int32_t, std::vector<int64_t>> claimed = gate_.epochs();
+  ASSERT_EQ(claimed.at(kFailing).size(), 2u);
+  EXPECT_EQ(claimed.at(1), claimed_before.at(1));
+  EXPECT_EQ(claimed.at(2), claimed_before.at(2));
+  const int64_t new_epoch = claimed.at(kFailing)[1];
+  EXPECT_GT(new_epoch, claimed.at(kFailing)[0]);
+  EXPECT_TRUE(transform_.epochs().contains(new_epoch));
+  EXPECT_EQ(*transform_.epochs().rbegin(), new_epoch);
+}
+
+}  // namespace
+}  // namespace mcsink::ingest
