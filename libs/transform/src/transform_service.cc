@@ -16,8 +16,8 @@ struct TransformService::Upstream {
   grpc::ServerReaderWriter<v1::Ack, v1::RecordBatch>* stream ABSL_GUARDED_BY(mu);
 };
 
-// A converted batch waiting for its parts: the writer's ack of its rows and the error topic's
-// acks of its failed records.
+// A converted batch waiting for its parts: the writer's ack of its rows (its failed records are
+// in the error topic before the rows are sent, so their outcome is in `ack` already).
 struct TransformService::Pending {
   std::shared_ptr<Upstream> upstream;
   v1::Ack ack;  // to send upstream once every part is done
@@ -27,6 +27,18 @@ struct TransformService::Pending {
   int parts = 0;
   bool failed = false;
 };
+
+namespace {
+
+// The epoch under which `batch` carries `partition`'s records (0 when no range names it).
+int64_t EpochOf(const v1::RecordBatch& batch, int32_t partition) {
+  for (const v1::OffsetRange& range : batch.ranges()) {
+    if (range.partition() == partition) return range.epoch();
+  }
+  return 0;
+}
+
+}  // namespace
 
 google::protobuf::RepeatedPtrField<v1::OffsetRange> RangesOf(const v1::RecordBatch& batch,
                                                              const std::vector<bool>& included) {
@@ -46,6 +58,8 @@ google::protobuf::RepeatedPtrField<v1::OffsetRange> RangesOf(const v1::RecordBat
       range->set_topic(batch.topic());
       range->set_partition(r.partition());
       range->set_first_offset(r.offset());
+      // Ingest re-sends a FENCED range only under the epoch it still owns.
+      range->set_epoch(EpochOf(batch, r.partition()));
     }
     range->set_last_offset(r.offset());
   }
@@ -111,8 +125,16 @@ absl::StatusOr<std::unique_ptr<TransformService>> TransformService::Create(
       convert::Converter::Create(options.schema, ConverterOptionsFor(options.connector)).status());
   std::unique_ptr<TransformService> service(new TransformService(std::move(options), registry));
   const v1::ConnectorConfig& c = service->options_.connector;
-  MCSINK_ASSIGN_OR_RETURN(service->errors_,
-                          ErrorTopicWriter::Create(service->options_.kafka_properties, c.name()));
+  ErrorTopicOptions errors;
+  errors.properties = service->options_.kafka_properties;
+  errors.connector = c.name();
+  errors.role = "errors";
+  if (service->options_.exactly_once) {
+    errors.offset_topic = c.topics().offset_topic();
+    errors.consumer_group = c.consumer_group();
+  }
+  errors.transaction_timeout = service->options_.error_transaction_timeout;
+  MCSINK_ASSIGN_OR_RETURN(service->errors_, ErrorTopicWriter::Create(std::move(errors)));
   std::shared_ptr<v1::Writer::Stub> stub = v1::Writer::NewStub(service->options_.writer_channel);
   pipeline::StreamClientOptions stream_options;
   stream_options.name = c.name() + ": transform->writer";
@@ -194,6 +216,17 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
   {
     absl::MutexLock lock(&mu_);
     id = ++next_id_;
+    // A newer epoch of a stopped partition: ingest restarted it (or a new owner claimed it), so
+    // its records are converted again; a record that still fails stops it again.
+    for (const v1::OffsetRange& range : batch.ranges()) {
+      auto it = stopped_.find({range.topic(), range.partition()});
+      if (it == stopped_.end() || range.epoch() <= it->second.epoch) continue;
+      MCSINK_LOG(INFO) << options_.connector.name() << ": " << range.topic() << "["
+                       << range.partition() << "] stopped at offset " << it->second.failure.offset()
+                       << " under epoch " << it->second.epoch << " runs again under epoch "
+                       << range.epoch();
+      stopped_.erase(it);
+    }
     for (const convert::RecordError& e : converted.errors) {
       metrics_.OnConversionError(convert::ErrorCodeName(e.code));
       if (!stop_policy) {
@@ -202,8 +235,9 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
       }
       const v1::KafkaRecord& r = batch.records(static_cast<int>(e.input_index));
       auto [it, fresh] = stopped_.try_emplace({batch.topic(), r.partition()});
-      if (fresh || r.offset() < it->second.offset()) {
-        v1::PartitionFailure& f = it->second;
+      if (fresh || r.offset() < it->second.failure.offset()) {
+        it->second.epoch = EpochOf(batch, r.partition());
+        v1::PartitionFailure& f = it->second.failure;
         f.set_topic(batch.topic());
         f.set_partition(r.partition());
         f.set_offset(r.offset());
@@ -218,8 +252,8 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
     for (const v1::OffsetRange& range : batch.ranges()) {
       auto it = stopped_.find({range.topic(), range.partition()});
       if (it == stopped_.end()) continue;
-      stops[range.partition()] = it->second.offset();
-      *pending->ack.add_stopped() = it->second;
+      stops[range.partition()] = it->second.failure.offset();
+      *pending->ack.add_stopped() = it->second.failure;
     }
   }
 
@@ -273,48 +307,93 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
   metrics_.OnBatchConverted(batch.records_size(), row_count,
                             absl::ToDoubleSeconds(absl::Now() - start));
 
+  // The failed records are in the error topic before the rows go to the writer: once the
+  // writer commits the rows, a replay skips the batch, so its failed records must be there
+  // already (docs/exactly-once.md). One transaction per batch with errors; others do not wait.
+  if (!to_report.empty()) {
+    absl::StatusOr<std::vector<v1::BatchFailure>> undelivered = ReportErrors(batch, to_report);
+    if (!undelivered.ok()) {
+      // Not acknowledged: ingest does not commit it, so it is read again after a restart.
+      MCSINK_LOG(ERROR) << options_.connector.name() << ": batch " << batch.batch_id()
+                        << " not acknowledged: " << undelivered.status().message();
+      return;
+    }
+    for (v1::BatchFailure& f : *undelivered) *pending->ack.add_failures() = std::move(f);
+  }
+
   // A batch without rows still goes to the writer when it carries the flush hint (ingest sends
   // one without records before waiting for acknowledgements): the writer must see it.
   const bool to_writer = row_count > 0 || rows.flush_hint();
-  pending->parts = static_cast<int>(to_report.size()) + (to_writer ? 1 : 0);
-  if (pending->parts == 0) {
+  if (!to_writer) {
     absl::MutexLock lock(&upstream->mu);
     if (upstream->stream != nullptr) upstream->stream->Write(pending->ack);
     return;
   }
+  pending->parts = 1;
   {
     absl::MutexLock lock(&mu_);
     pending_[id] = pending;
     metrics_.SetInFlight(static_cast<int64_t>(pending_.size()));
   }
-  for (const convert::RecordError* e : to_report) {
-    const v1::KafkaRecord& r = batch.records(static_cast<int>(e->input_index));
-    ErrorRecord record{batch.topic(), &r, std::string(convert::ErrorCodeName(e->code)), e->column,
-                       e->message};
-    errors_->Send(options_.connector.topics().error_topic(), record,
-                  [this, id, topic = batch.topic(), partition = r.partition(), offset = r.offset(),
-                   code = record.code](const absl::Status& delivery) {
-                    metrics_.OnErrorRecordDelivered(delivery.ok());
-                    if (delivery.ok()) return PartDone(id, true);
-                    // The record is neither in the table nor in the error topic: ingest gives it
-                    // to the dead-letter topic (or stops the partition), so it is not lost and
-                    // does not stall the partition.
-                    v1::BatchFailure f;
-                    f.set_code(kErrorTopicUndeliverable);
-                    f.set_message(absl::StrCat(
-                        "the record failed conversion (", code,
-                        ") and could not be sent to the error topic: ", delivery.message()));
-                    v1::OffsetRange* range = f.add_ranges();
-                    range->set_topic(topic);
-                    range->set_partition(partition);
-                    range->set_first_offset(offset);
-                    range->set_last_offset(offset);
-                    PartDone(id, true, {std::move(f)});
-                  });
+  if (absl::Status s = writer_->Send(std::move(rows)); !s.ok()) PartDone(id, false);
+}
+
+absl::StatusOr<std::vector<v1::BatchFailure>> TransformService::ReportErrors(
+    const v1::RecordBatch& batch, const std::vector<const convert::RecordError*>& errors) {
+  // The outcome of each record, filled by the error topic writer's thread.
+  struct Outcome {
+    absl::Mutex mu;
+    size_t left ABSL_GUARDED_BY(mu) = 0;
+    std::vector<absl::Status> statuses ABSL_GUARDED_BY(mu);
+  };
+  auto outcome = std::make_shared<Outcome>();
+  {
+    absl::MutexLock lock(&outcome->mu);
+    outcome->left = errors.size();
+    outcome->statuses.resize(errors.size());
   }
-  if (to_writer) {
-    if (absl::Status s = writer_->Send(std::move(rows)); !s.ok()) PartDone(id, false);
+  const std::string& error_topic = options_.connector.topics().error_topic();
+  for (size_t i = 0; i < errors.size(); ++i) {
+    const convert::RecordError& e = *errors[i];
+    const v1::KafkaRecord& r = batch.records(static_cast<int>(e.input_index));
+    ErrorRecord record{batch.topic(), &r, std::string(convert::ErrorCodeName(e.code)), e.column,
+                       e.message};
+    errors_->Send(error_topic, record, [outcome, i](const absl::Status& delivery) {
+      absl::MutexLock lock(&outcome->mu);
+      outcome->statuses[i] = delivery;
+      --outcome->left;
+    });
   }
+  std::vector<absl::Status> statuses;
+  {
+    absl::MutexLock lock(&outcome->mu);
+    auto all = [&outcome]() ABSL_SHARED_LOCKS_REQUIRED(outcome->mu) { return outcome->left == 0; };
+    outcome->mu.Await(absl::Condition(&all));
+    statuses = outcome->statuses;
+  }
+  std::vector<v1::BatchFailure> failures;
+  for (size_t i = 0; i < errors.size(); ++i) {
+    const absl::Status& delivery = statuses[i];
+    metrics_.OnErrorRecordDelivered(delivery.ok());
+    if (delivery.ok()) continue;
+    if (absl::IsCancelled(delivery)) return delivery;  // stopping: the batch is read again
+    // The record is neither in the table nor in the error topic: ingest gives it to the
+    // dead-letter topic (or stops the partition), so it is not lost and does not stall the
+    // partition.
+    const convert::RecordError& e = *errors[i];
+    const v1::KafkaRecord& r = batch.records(static_cast<int>(e.input_index));
+    v1::BatchFailure& f = failures.emplace_back();
+    f.set_code(kErrorTopicUndeliverable);
+    f.set_message(absl::StrCat("the record failed conversion (",
+                               std::string(convert::ErrorCodeName(e.code)),
+                               ") and could not be sent to the error topic: ", delivery.message()));
+    v1::OffsetRange* range = f.add_ranges();
+    range->set_topic(batch.topic());
+    range->set_partition(r.partition());
+    range->set_first_offset(r.offset());
+    range->set_last_offset(r.offset());
+  }
+  return failures;
 }
 
 void TransformService::PartDone(uint64_t id, bool ok, std::vector<v1::BatchFailure> failures) {

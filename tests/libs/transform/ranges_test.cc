@@ -63,6 +63,25 @@ TEST(RangesOf, ExcludedTailAndGapsInOffsets) {
   EXPECT_EQ(Ranges(ranges), (std::vector<Range>{{2, 100, 105}}));
 }
 
+TEST(RangesOf, EachRangeKeepsTheEpochItsPartitionWasConsumedUnder) {
+  // Given records of partitions 0 and 1, consumed under epochs 7 and 9
+  v1::RecordBatch batch = Batch({{0, 10}, {1, 5}, {0, 11}, {0, 12}});
+  v1::OffsetRange* r0 = batch.add_ranges();
+  r0->set_partition(0);
+  r0->set_epoch(7);
+  v1::OffsetRange* r1 = batch.add_ranges();
+  r1->set_partition(1);
+  r1->set_epoch(9);
+  // When offset 11 went elsewhere
+  const auto ranges = RangesOf(batch, {true, true, false, true});
+  // Then every written range carries its partition's epoch (ingest re-sends a FENCED range only
+  // under the epoch it still owns)
+  ASSERT_EQ(ranges.size(), 3);
+  EXPECT_EQ(ranges[0].epoch(), 7);
+  EXPECT_EQ(ranges[1].epoch(), 9);
+  EXPECT_EQ(ranges[2].epoch(), 7);
+}
+
 TEST(RangesOf, NothingIncludedGivesNoRange) {
   EXPECT_TRUE(RangesOf(Batch({{0, 1}, {0, 2}}), {false, false}).empty());
 }

@@ -1,7 +1,8 @@
 // The transform service: converts RecordBatches from ingest into RowBatches for the writer
 // (libs/convert), sends records that fail to the error topic, applies the failure policy, and
 // acknowledges a batch upstream only when the writer acknowledged its rows and the error topic
-// acknowledged its failed records.
+// acknowledged its failed records. A batch's failed records are in the error topic (exactly-once:
+// their transaction committed) before its rows go to the writer.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "mcsink/convert/converter.h"
 #include "mcsink/maxcompute/types.h"
 #include "mcsink/pipeline/stream_client.h"
@@ -44,6 +46,13 @@ struct TransformServiceOptions {
   kafka::Properties kafka_properties;  // for the error-topic producer
   std::shared_ptr<grpc::Channel> writer_channel;
   int64_t max_unacked_bytes = 128 << 20;  // on the stream to the writer
+  // Exactly-once error topic (error_topic.h): each failed record lands in the error topic once,
+  // tracked in the connector's offset topic (topics.offset_topic, which must then exist). False:
+  // at-least-once, as with --exactly_once=false.
+  bool exactly_once = true;
+  // The error topic's transaction timeout (how long a crashed transform's open transaction can
+  // hold back read_committed readers of the error topic).
+  absl::Duration error_transaction_timeout = absl::Seconds(10);
 };
 
 class TransformService final : public v1::Transform::Service {
@@ -68,6 +77,12 @@ class TransformService final : public v1::Transform::Service {
   // are records of the part that could not be delivered: they go upstream in the Ack (for the
   // dead-letter topic); a failure naming no ranges stands for every record of the RowBatch.
   void PartDone(uint64_t id, bool ok, std::vector<v1::BatchFailure> failures = {});
+  // Puts the batch's failed records into the error topic and waits until they are there (in
+  // exactly-once mode: committed). Returns the failures of records the error topic did not
+  // take (for the dead-letter topic), or an error when the batch must not be acknowledged (the
+  // service is stopping).
+  absl::StatusOr<std::vector<v1::BatchFailure>> ReportErrors(
+      const v1::RecordBatch& batch, const std::vector<const convert::RecordError*>& errors);
   void OnWriterAck(const v1::Ack& ack);
 
   TransformServiceOptions options_;
@@ -78,10 +93,16 @@ class TransformService final : public v1::Transform::Service {
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Pending>> pending_ ABSL_GUARDED_BY(mu_);
-  // Partitions stopped by the failure policy "stop", with the record that failed. Every ack of a
-  // batch that touches one repeats it, so whichever consumer owns the partition (after a
-  // rebalance too) stops at that record.
-  std::map<std::pair<std::string, int32_t>, v1::PartitionFailure> stopped_ ABSL_GUARDED_BY(mu_);
+  // Partitions stopped by the failure policy "stop", with the record that failed and the epoch
+  // (OffsetRange.epoch) of the batch that failed it. Every ack of a batch that touches one
+  // repeats it, so whichever consumer owns the partition (after a rebalance too) stops at that
+  // record. A batch of the partition under a higher epoch (ingest restarted the partition, or a
+  // new owner claimed it) clears the stop: its records are converted again.
+  struct PartitionStop {
+    v1::PartitionFailure failure;
+    int64_t epoch = 0;
+  };
+  std::map<std::pair<std::string, int32_t>, PartitionStop> stopped_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mcsink::transform
