@@ -666,7 +666,13 @@ class Run {
     MCSINK_ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf,
                             kafka::MakeConf({{"bootstrap.servers", broker_.bootstrap()},
                                              {"group.id", name_ + "-checker"},
-                                             {"enable.auto.commit", "false"}}));
+                                             {"enable.auto.commit", "false"},
+                                             // Only committed transactions count, and the end
+                                             // is reported: with a transactional producer the
+                                             // last offsets are control records, never
+                                             // delivered as messages.
+                                             {"isolation.level", "read_committed"},
+                                             {"enable.partition.eof", "true"}}));
     std::string err;
     std::unique_ptr<RdKafka::KafkaConsumer> consumer(
         RdKafka::KafkaConsumer::create(conf.get(), err));
@@ -683,6 +689,11 @@ class Run {
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
     while (!remaining.empty() && absl::Now() < deadline) {
       std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+      if (m->err() == RdKafka::ERR__PARTITION_EOF) {
+        const auto it = remaining.find(m->partition());
+        if (it != remaining.end() && m->offset() >= it->second) remaining.erase(it);
+        continue;
+      }
       if (m->err() != RdKafka::ERR_NO_ERROR) continue;
       std::map<std::string, std::string> h;
       if (m->headers() != nullptr) {

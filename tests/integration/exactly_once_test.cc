@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "fake_tunnel_backend.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "mcsink/common/grpc_server.h"
 #include "mcsink/common/status.h"
 #include "mcsink/connection/tunnel_backend.h"
 #include "mcsink/ingest/consumer_worker.h"
@@ -27,10 +29,12 @@
 #include "mcsink/maxcompute/record_encoder.h"
 #include "mcsink/maxcompute_client/rest_client.h"
 #include "mcsink/maxcompute_client/tunnel_client.h"
+#include "mcsink/pipeline/failure_codes.h"
 #include "mcsink/testing/kafka_fixture.h"
 #include "mcsink/testing/process.h"
 #include "mcsink/testing/status_matchers.h"
 #include "mcsink/writer/table_writer.h"
+#include "mcsink/writer/writer_service.h"
 #include "prometheus/registry.h"
 
 namespace mcsink::journal {
@@ -483,6 +487,183 @@ TEST_F(ExactlyOnceMclocalTest, CrashesAroundTheCommitLeaveEachOffsetOnceInTheTab
   std::vector<int64_t> expected;
   for (int64_t i = 0; i < 15; ++i) expected.push_back(i);
   EXPECT_EQ(offsets, expected);
+}
+
+// ---- Redelivered batches (RowBatch.redelivery) and first-PENDING-wins ----
+
+// Sends `batch` to a WriterService over gRPC (in process) and returns its acknowledgement.
+class ServiceClient {
+ public:
+  ServiceClient(const std::string& table, writer::TunnelBackend* backend, CommitJournal* journal) {
+    writer::TableWriterOptions options;
+    options.table = table;
+    options.commit_interval = absl::Milliseconds(100);  // commit soon after each batch
+    options.max_attempts = 2;
+    options.initial_backoff = absl::Milliseconds(10);
+    absl::StatusOr<std::unique_ptr<writer::WriterService>> service =
+        writer::WriterService::Create(options, backend, {.journal = journal});
+    EXPECT_OK(service.status());
+    if (!service.ok()) return;
+    service_ = *std::move(service);
+    absl::StatusOr<std::unique_ptr<GrpcServer>> server =
+        GrpcServer::Start({.services = {{service_.get(), "w"}}});
+    EXPECT_OK(server.status());
+    if (!server.ok()) return;
+    server_ = *std::move(server);
+    stub_ = v1::Writer::NewStub(server_->InProcessChannel());
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(90)));
+    stream_ = stub_->Write(&context_);
+  }
+  ~ServiceClient() {
+    if (stream_ != nullptr) {
+      stream_->WritesDone();
+      v1::Ack ignored;
+      while (stream_->Read(&ignored)) {
+      }
+      (void)stream_->Finish();
+    }
+    if (server_ != nullptr) server_->Shutdown(absl::Seconds(1));
+  }
+  // Sends the batch and waits for its answer; nullopt if the stream ended first.
+  std::optional<v1::Ack> Send(const v1::RowBatch& batch) {
+    if (stream_ == nullptr || !stream_->Write(batch)) return std::nullopt;
+    v1::Ack ack;
+    if (!stream_->Read(&ack)) return std::nullopt;
+    return ack;
+  }
+
+ private:
+  std::unique_ptr<writer::WriterService> service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<v1::Writer::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::RowBatch, v1::Ack>> stream_;
+};
+
+v1::RowBatch Redelivered(v1::RowBatch batch) {
+  batch.set_redelivery(true);
+  return batch;
+}
+
+TEST_F(ExactlyOnceTest, RedeliveredBatchAlreadyCommittedIsAcknowledgedWithoutWriting) {
+  // Given writer 1 committed offsets 0..4 (DONE in the journal)
+  auto owner = Journal("owner", &backend_);
+  const ingest::PartitionClaim claim = Claim(*owner);
+  auto writer1 = Journal("writer1", &backend_);
+  ASSERT_EQ(Write(writer1.get(), Batch(source_, 1, 0, 5, claim.epoch)).acks, 1);
+  ASSERT_EQ(backend_.Commits().size(), 1u);
+  // When transform re-sends the same batch, marked as a redelivery, to another writer
+  prometheus::Registry registry;
+  auto writer2 = Journal("writer2", &backend_, &registry);
+  ServiceClient client(table_, &backend_, writer2.get());
+  const std::optional<v1::Ack> ack = client.Send(Redelivered(Batch(source_, 9, 0, 5, claim.epoch)));
+  // Then it is acknowledged under its own id without a failure, and nothing is written again
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->batch_id(), 9u);
+  EXPECT_EQ(ack->failures_size(), 0);
+  EXPECT_EQ(backend_.Commits().size(), 1u);
+  EXPECT_EQ(backend_.CommittedRows("pt=h").size(), 5u);
+  EXPECT_EQ(CounterValue(registry, "mcsink_journal_redelivered_batches_total", "already_written"),
+            1);
+}
+
+TEST_F(ExactlyOnceTest, RedeliveredBatchNeverWrittenIsWritten) {
+  auto owner = Journal("owner", &backend_);
+  const ingest::PartitionClaim claim = Claim(*owner);
+  prometheus::Registry registry;
+  auto writer = Journal("writer", &backend_, &registry);
+  ServiceClient client(table_, &backend_, writer.get());
+  // When a batch the journal knows nothing of comes as a redelivery
+  const std::optional<v1::Ack> ack = client.Send(Redelivered(Batch(source_, 3, 0, 5, claim.epoch)));
+  // Then it is written and acknowledged as usual
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->failures_size(), 0);
+  EXPECT_EQ(backend_.CommittedRows("pt=h").size(), 5u);
+  EXPECT_EQ(CounterValue(registry, "mcsink_journal_redelivered_batches_total", "written"), 1);
+}
+
+TEST_F(ExactlyOnceTest, RedeliveredBatchWrittenInPartIsAnsweredWithTheUnwrittenOffsets) {
+  // Given offsets 0..4 committed
+  auto owner = Journal("owner", &backend_);
+  const ingest::PartitionClaim claim = Claim(*owner);
+  auto writer = Journal("writer", &backend_);
+  ASSERT_EQ(Write(writer.get(), Batch(source_, 1, 0, 5, claim.epoch)).acks, 1);
+  // When a redelivered batch of 0..9 arrives
+  ServiceClient client(table_, &backend_, writer.get());
+  const std::optional<v1::Ack> ack =
+      client.Send(Redelivered(Batch(source_, 4, 0, 10, claim.epoch)));
+  // Then it is answered FENCED naming exactly 5..9, and nothing is written
+  ASSERT_TRUE(ack.has_value());
+  ASSERT_EQ(ack->failures_size(), 1);
+  EXPECT_EQ(ack->failures(0).code(), pipeline::kFenced);
+  ASSERT_EQ(ack->failures(0).ranges_size(), 1);
+  EXPECT_EQ(ack->failures(0).ranges(0).first_offset(), 5);
+  EXPECT_EQ(ack->failures(0).ranges(0).last_offset(), 9);
+  EXPECT_EQ(ack->failures(0).ranges(0).epoch(), claim.epoch);
+  EXPECT_EQ(backend_.CommittedRows("pt=h").size(), 5u);
+}
+
+TEST_F(ExactlyOnceTest, RedeliveryResolvesThePendingSessionOfADeadWriter) {
+  // Given writer 1 uploaded offsets 0..4, journaled PENDING and died before committing
+  auto owner = Journal("owner", &backend_);
+  const ingest::PartitionClaim claim = Claim(*owner);
+  auto writer1 = Journal("writer1", nullptr);
+  CrashingJournal crashing(writer1.get(), CrashingJournal::At::kAfterPending);
+  ASSERT_EQ(Write(&crashing, Batch(source_, 1, 0, 5, claim.epoch)).acks, 0);
+  ASSERT_TRUE(backend_.Commits().empty());
+  // When the batch is redelivered to writer 2
+  prometheus::Registry registry;
+  auto writer2 = Journal("writer2", &backend_, &registry);
+  ServiceClient client(table_, &backend_, writer2.get());
+  const std::optional<v1::Ack> ack = client.Send(Redelivered(Batch(source_, 2, 0, 5, claim.epoch)));
+  // Then writer 2 committed writer 1's session (not a new one) and acknowledged the batch: the
+  // table holds each offset once
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->failures_size(), 0);
+  ASSERT_EQ(backend_.Commits().size(), 1u);
+  std::set<int64_t> offsets;
+  for (const maxcompute::Row& row : backend_.CommittedRows("pt=h")) {
+    offsets.insert(std::get<int64_t>(row[0]));
+  }
+  EXPECT_EQ(backend_.CommittedRows("pt=h").size(), 5u);
+  EXPECT_THAT(offsets, ElementsAre(0, 1, 2, 3, 4));
+  EXPECT_EQ(CounterValue(registry, "mcsink_journal_recovered_sessions_total", "committed"), 1);
+  EXPECT_EQ(CounterValue(registry, "mcsink_journal_redelivered_batches_total", "already_written"),
+            1);
+  // And the next owner skips those offsets without resolving anything
+  auto next = Journal("next", nullptr);
+  EXPECT_THAT(Claim(*next).written, ElementsAre(OffsetSpan{0, 4}));
+}
+
+TEST_F(ExactlyOnceTest, OfTwoSessionsHoldingTheSameRangesOnlyTheFirstCommits) {
+  // Given writer 1 journaled PENDING for offsets 0..4 and is about to commit
+  auto owner = Journal("owner", &backend_);
+  const ingest::PartitionClaim claim = Claim(*owner);
+  auto writer1 = Journal("writer1", nullptr);
+  CommitRecord record;
+  record.session = {table_, "pt=h", "first-upload"};
+  record.block_ids = {0};
+  record.batches.push_back({1, {Batch(source_, 1, 0, 5, claim.epoch).ranges(0)}, 1, 1});
+  ASSERT_OK(writer1->BeforeCommit(record));
+  // When writer 2 writes another copy of the same batch (not marked as a redelivery)
+  prometheus::Registry registry;
+  auto writer2 = Journal("writer2", nullptr, &registry);
+  const WriteResult result = Write(writer2.get(), Batch(source_, 1, 0, 5, claim.epoch));
+  // Then writer 2's session is refused as FENCED, naming the earlier session, and not committed
+  EXPECT_EQ(result.acks, 0);
+  ASSERT_EQ(result.failures.size(), 1u);
+  EXPECT_THAT(result.failures[0], HasSubstr("first-upload"));
+  EXPECT_THAT(result.fenced, ElementsAre(true));
+  EXPECT_TRUE(backend_.Commits().empty());
+  EXPECT_EQ(CounterValue(registry, "mcsink_journal_duplicate_sessions_refused_total"), 1);
+  // And the first still holds the offsets: a third copy is refused too
+  auto writer3 = Journal("writer3", nullptr);
+  EXPECT_EQ(Write(writer3.get(), Batch(source_, 1, 0, 5, claim.epoch)).acks, 0);
+  EXPECT_TRUE(backend_.Commits().empty());
+  // And the refused sessions were journaled ABORTED: only the first is left to settle
+  auto reader = Journal("reader", nullptr);
+  ASSERT_OK_AND_ASSIGN(const int sessions, reader->ForgetSessions({{source_, 0}}));
+  EXPECT_EQ(sessions, 1);
 }
 
 // A gate that fails its first claims, then grants epoch 7 with nothing written.

@@ -243,6 +243,21 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> KafkaJournal::NewReader(
 
 // ---- Writer side ----
 
+absl::Status KafkaJournal::Watermarks(int64_t* low, int64_t* high) {
+  // Through the admin client, not the idempotent producer's handle (not needed there, and
+  // untested against librdkafka 2.0 while the producer acquires its id).
+  MCSINK_ASSIGN_OR_RETURN(const std::vector<kafka::PartitionWatermarks> marks,
+                          admin_->Watermarks(options_.offset_topic, options_.timeout));
+  for (const kafka::PartitionWatermarks& m : marks) {
+    if (m.partition != partition_.load()) continue;
+    *low = m.low;
+    *high = m.high;
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(absl::StrCat("exactly-once journal: ", options_.offset_topic,
+                                             " has no partition ", partition_.load()));
+}
+
 absl::Status KafkaJournal::StartTail() {
   if (tail_started_) return absl::OkStatus();
   MCSINK_ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::KafkaConsumer> reader,
@@ -251,32 +266,33 @@ absl::Status KafkaJournal::StartTail() {
   tail_ = std::thread([this, r = std::shared_ptr<RdKafka::KafkaConsumer>(std::move(reader))] {
     while (!stopping_.load()) {
       std::unique_ptr<RdKafka::Message> msg(r->consume(100));
-      if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) {
+      if (msg->err() == RdKafka::ERR__TIMED_OUT) continue;
+      if (msg->err() == RdKafka::ERR__PARTITION_EOF) {
+        // Everything up to the end is applied (the last offsets may have been compacted away).
+        absl::MutexLock lock(&mu_);
+        tail_position_ = std::max(tail_position_, msg->offset());
         continue;
       }
       if (msg->err() != RdKafka::ERR_NO_ERROR) {
         MCSINK_LOG(WARNING) << "exactly-once journal tail: " << msg->errstr();
         continue;
       }
-      std::optional<JournalEntry> entry;
+      const std::string key = msg->key() != nullptr ? *msg->key() : std::string();
+      std::optional<std::string> value;
       if (msg->payload() != nullptr) {
-        absl::StatusOr<JournalEntry> decoded =
-            DecodeEntry(std::string(static_cast<const char*>(msg->payload()), msg->len()));
-        if (decoded.ok()) {
-          entry = *std::move(decoded);
-        } else {
-          MCSINK_LOG(WARNING) << "exactly-once journal: skipping record at offset " << msg->offset()
-                              << ": " << decoded.status();
-        }
+        value.emplace(static_cast<const char*>(msg->payload()), msg->len());
       }
       absl::MutexLock lock(&mu_);
-      if (entry.has_value() && entry->has_fence()) {
-        fences_.Apply(msg->offset(), entry->fence());
-      } else if (entry.has_value() && entry->session().state() == SessionEntry::PENDING &&
-                 entry->session().writer() == options_.owner) {
-        verdicts_[msg->offset()] = fences_.Check(entry->session());
+      absl::StatusOr<JournalIndex::Applied> applied =
+          index_.Apply(msg->offset(), key, value.has_value() ? &*value : nullptr);
+      if (!applied.ok()) {
+        MCSINK_LOG(WARNING) << "exactly-once journal: skipping " << applied.status();
+      } else if (applied->session.has_value() &&
+                 applied->session->state() == SessionEntry::PENDING &&
+                 applied->session->writer() == options_.owner) {
+        verdicts_[msg->offset()] = Verdict{applied->verdict, applied->duplicate};
       }
-      tail_position_ = msg->offset() + 1;
+      tail_position_ = std::max(tail_position_, msg->offset() + 1);
     }
     r->close();
   });
@@ -294,27 +310,98 @@ absl::Status KafkaJournal::BeforeCommit(const writer::CommitRecord& record) {
   }
   const std::string value = EncodeEntry(entry);
   MCSINK_ASSIGN_OR_RETURN(const int64_t offset, Append(SessionKey(entry.session()), &value));
+  Verdict verdict;
+  {
+    absl::MutexLock lock(&mu_);
+    auto reached = [this, offset]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return tail_position_ > offset; };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&reached), options_.timeout)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "exactly-once journal: the PENDING record of upload session ", record.session.upload_id,
+          " at ", options_.offset_topic, "[", partition_.load(), "]@", offset,
+          " was not read back within ", absl::FormatDuration(options_.timeout)));
+    }
+    auto it = verdicts_.find(offset);
+    if (it == verdicts_.end()) {
+      return absl::InternalError(
+          absl::StrCat("exactly-once journal: no verdict for the PENDING of ",
+                       record.session.upload_id, " at offset ", offset));
+    }
+    verdict = std::move(it->second);
+    verdicts_.erase(verdicts_.begin(), std::next(it));  // older ones were given up on
+  }
+  if (verdict.status.ok()) return absl::OkStatus();
+  MCSINK_LOG(WARNING) << verdict.status;
+  if (metrics_ != nullptr) {
+    verdict.duplicate ? metrics_->OnDuplicateRefused() : metrics_->OnFenced();
+  }
+  // Says so in the journal, for people and for any reader: the session is never committed.
+  // Every reader computes the same verdict anyway, so a failed append changes nothing.
+  entry.mutable_session()->set_state(SessionEntry::ABORTED);
+  const std::string aborted = EncodeEntry(entry);
+  if (absl::StatusOr<int64_t> r = Append(SessionKey(entry.session()), &aborted); !r.ok()) {
+    MCSINK_LOG(WARNING) << "exactly-once journal: recording ABORTED for refused upload session "
+                        << record.session.upload_id << ": " << r.status();
+  }
+  return verdict.status;
+}
+
+absl::Status KafkaJournal::CatchUp() {
+  MCSINK_RETURN_IF_ERROR(ResolvePartition());
+  {
+    absl::MutexLock lock(&mu_);
+    MCSINK_RETURN_IF_ERROR(StartTail());
+  }
+  int64_t low = 0;
+  int64_t high = 0;
+  MCSINK_RETURN_IF_ERROR(Watermarks(&low, &high));
   absl::MutexLock lock(&mu_);
-  auto reached = [this, offset]()
-                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return tail_position_ > offset; };
+  auto reached = [this, high]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return tail_position_ >= high; };
   if (!mu_.AwaitWithTimeout(absl::Condition(&reached), options_.timeout)) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "exactly-once journal: the PENDING record of upload session ", record.session.upload_id,
-        " at ", options_.offset_topic, "[", partition_.load(), "]@", offset,
-        " was not read back within ", absl::FormatDuration(options_.timeout)));
+    return absl::DeadlineExceededError(
+        absl::StrCat("exactly-once journal: the writer's tail of ", options_.offset_topic, "[",
+                     partition_.load(), "] reached offset ", tail_position_, " of ", high,
+                     " within ", absl::FormatDuration(options_.timeout)));
   }
-  auto it = verdicts_.find(offset);
-  if (it == verdicts_.end()) {
-    return absl::InternalError(absl::StrCat("exactly-once journal: no verdict for the PENDING of ",
-                                            record.session.upload_id, " at offset ", offset));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::OffsetRange>> KafkaJournal::Unwritten(
+    const std::vector<v1::OffsetRange>& ranges) {
+  // A pending session holding some of the offsets is finished first (its writer may be dead, or
+  // about to commit; a repeated commit is harmless), so "written" means committed. A few rounds,
+  // since a live writer may journal another one meanwhile; what is still pending after them
+  // counts as unwritten, and first-PENDING-wins refuses whichever copy comes second.
+  constexpr int kRounds = 3;
+  for (int round = 0;; ++round) {
+    MCSINK_RETURN_IF_ERROR(CatchUp());
+    std::vector<SessionEntry> pending;
+    {
+      absl::MutexLock lock(&mu_);
+      pending = index_.PendingOverlapping(ranges);
+    }
+    if (pending.empty() || round == kRounds) break;
+    for (const SessionEntry& s : pending) {
+      MCSINK_RETURN_IF_ERROR(Resolve(s).status());
+    }
   }
-  absl::Status verdict = std::move(it->second);
-  verdicts_.erase(verdicts_.begin(), std::next(it));  // older ones were given up on
-  if (!verdict.ok()) {
-    MCSINK_LOG(WARNING) << verdict;
-    if (metrics_ != nullptr) metrics_->OnFenced();
+  std::vector<v1::OffsetRange> unwritten;
+  {
+    absl::MutexLock lock(&mu_);
+    unwritten = index_.Unwritten(ranges);
   }
-  return verdict;
+  auto size = [](const std::vector<v1::OffsetRange>& rs) {
+    int64_t n = 0;
+    for (const v1::OffsetRange& r : rs) n += r.last_offset() - r.first_offset() + 1;
+    return n;
+  };
+  const JournalMetrics::Redelivery outcome =
+      unwritten.empty()                 ? JournalMetrics::Redelivery::kAlreadyWritten
+      : size(unwritten) == size(ranges) ? JournalMetrics::Redelivery::kWritten
+                                        : JournalMetrics::Redelivery::kPartial;
+  if (metrics_ != nullptr) metrics_->OnRedelivered(outcome);
+  return unwritten;
 }
 
 absl::Status KafkaJournal::AfterCommit(const writer::CommitRecord& record) {

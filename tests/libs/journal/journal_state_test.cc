@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mcsink/testing/status_matchers.h"
@@ -199,9 +200,213 @@ TEST(JournalReplay, AbortedAndPrunedSessionsAreForgotten) {
 TEST(JournalReplay, UndecodableRecordIsReportedWithItsOffsetAndKey) {
   JournalReplay replay;
   const std::string garbage = "{";
-  const absl::Status status = replay.Apply(42, "someone-else", &garbage);
+  const absl::Status status = replay.Apply(42, "pending-u9", &garbage);
   EXPECT_THAT(status.message(), HasSubstr("offset 42"));
-  EXPECT_THAT(status.message(), HasSubstr("someone-else"));
+  EXPECT_THAT(status.message(), HasSubstr("pending-u9"));
+}
+
+TEST(JournalReplay, RecordsOfOtherKindsAreSkippedSilently) {
+  // Given records whose keys are none of fence-, pending-, done- (a later version's kinds)
+  JournalReplay replay;
+  const std::string garbage = "{";
+  const std::string session = Encoded(Session("u", SessionEntry::DONE, 0, 0, 9, 0));
+  // Then they are skipped without an error, whatever their value
+  EXPECT_OK(replay.Apply(0, "offsets-orders-0", &garbage));
+  EXPECT_OK(replay.Apply(1, "other-u", &session));
+  EXPECT_OK(replay.Apply(2, "", nullptr));
+  EXPECT_TRUE(replay.sessions().empty());
+  EXPECT_EQ(KindOfKey("fence-orders-1"), RecordKind::kFence);
+  EXPECT_EQ(KindOfKey("offsets-orders-0"), RecordKind::kOther);
+}
+
+// ---- First PENDING wins, and the index of written ranges ----
+
+// `s` with its (only) batch marked as copy `origin`.
+SessionEntry Copy(SessionEntry s, const std::string& origin) {
+  s.mutable_batches(0)->set_origin(origin);
+  return s;
+}
+
+v1::OffsetRange Range(int64_t first, int64_t last, int64_t epoch, int32_t partition = 0) {
+  v1::OffsetRange r;
+  r.set_topic("orders");
+  r.set_partition(partition);
+  r.set_first_offset(first);
+  r.set_last_offset(last);
+  r.set_epoch(epoch);
+  return r;
+}
+
+// "first..last@epoch" of each range, to compare in one expectation.
+std::vector<std::string> Spans(const std::vector<v1::OffsetRange>& ranges) {
+  std::vector<std::string> out;
+  for (const v1::OffsetRange& r : ranges) {
+    out.push_back(absl::StrCat(r.first_offset(), "..", r.last_offset(), "@", r.epoch()));
+  }
+  return out;
+}
+
+TEST(FirstPendingWins, SecondPendingWithTheSameRangesIsRefused) {
+  // Given owner epoch 1 and a PENDING of offsets 0..9 by writer w1
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::PENDING, 0, 0, 9, 1), "w1#1"));
+  // When a re-sent copy of the same batch is journaled by another writer
+  r.Record(Copy(Session("b", SessionEntry::PENDING, 0, 0, 9, 1), "w2#7"));
+  // Then the first is valid and the second refused
+  EXPECT_TRUE(r.replay.sessions().at("a").valid);
+  EXPECT_FALSE(r.replay.sessions().at("b").valid);
+  // And the refusal is a FencedError naming both sessions and the offsets
+  JournalIndex index;
+  const std::string fence = Encoded(journal::Fence(0));
+  ASSERT_OK(index.Apply(0, FenceKey("orders", 0), &fence).status());
+  const std::string first = Encoded(Copy(Session("a", SessionEntry::PENDING, 0, 0, 9, 1), "w1#1"));
+  ASSERT_OK(index.Apply(1, "pending-a", &first).status());
+  const std::string second =
+      Encoded(Copy(Session("b", SessionEntry::PENDING, 0, 5, 14, 1), "w2#7"));
+  ASSERT_OK_AND_ASSIGN(JournalIndex::Applied applied, index.Apply(2, "pending-b", &second));
+  EXPECT_TRUE(writer::IsFenced(applied.verdict)) << applied.verdict;
+  EXPECT_TRUE(applied.duplicate);
+  EXPECT_THAT(applied.verdict.message(), HasSubstr("upload session b is refused"));
+  EXPECT_THAT(applied.verdict.message(), HasSubstr("orders[0] offsets 5..14"));
+  EXPECT_THAT(applied.verdict.message(), HasSubstr("pending upload session a"));
+}
+
+TEST(FirstPendingWins, SecondIsValidOnceTheFirstWasAborted) {
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::PENDING, 0, 0, 9, 1), "w1#1"));
+  r.Record(Copy(Session("a", SessionEntry::ABORTED, 0, 0, 9, 1), "w1#1"));
+  r.Record(Copy(Session("b", SessionEntry::PENDING, 0, 0, 9, 1), "w2#7"));
+  EXPECT_TRUE(r.replay.sessions().at("b").valid);
+}
+
+TEST(FirstPendingWins, SecondIsValidOnceTheFirstPendingWasPruned) {
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::PENDING, 0, 0, 9, 1), "w1#1"));
+  r.Tombstone("pending-a");
+  r.Record(Copy(Session("b", SessionEntry::PENDING, 0, 0, 9, 1), "w2#7"));
+  EXPECT_TRUE(r.replay.sessions().at("b").valid);
+}
+
+TEST(FirstPendingWins, DisjointSessionsAreBothValid) {
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::PENDING, 0, 0, 9, 1), "w1#1"));
+  r.Record(Copy(Session("b", SessionEntry::PENDING, 0, 10, 19, 1), "w1#2"));
+  r.Record(Copy(Session("c", SessionEntry::PENDING, 1, 0, 9, 0), "w1#3"));  // other partition
+  EXPECT_TRUE(r.replay.sessions().at("a").valid);
+  EXPECT_TRUE(r.replay.sessions().at("b").valid);
+  EXPECT_TRUE(r.replay.sessions().at("c").valid);
+}
+
+TEST(FirstPendingWins, CommittedCopyRefusesALaterCopy) {
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::PENDING, 0, 0, 9, 1), "w1#1"));
+  r.Record(Copy(Session("a", SessionEntry::DONE, 0, 0, 9, 1), "w1#1"));
+  r.Record(Copy(Session("b", SessionEntry::PENDING, 0, 9, 12, 1), "w2#1"));
+  EXPECT_FALSE(r.replay.sessions().at("b").valid);
+}
+
+TEST(FirstPendingWins, PartsOfOneCopyInSeveralSessionsDoNotConflict) {
+  // Given a batch whose rows span two pt values: one copy in two sessions
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::PENDING, 0, 0, 9, 1, 1, 2), "w1#1"));
+  r.Record(Copy(Session("a", SessionEntry::DONE, 0, 0, 9, 1, 1, 2), "w1#1"));
+  r.Record(Copy(Session("b", SessionEntry::PENDING, 0, 0, 9, 1, 1, 2), "w1#1"));
+  EXPECT_TRUE(r.replay.sessions().at("b").valid);
+  // And the batch counts as written only once both are committed
+  EXPECT_THAT(Spans(r.replay.index().Unwritten({Range(0, 9, 1)})), ElementsAre("0..9@1"));
+  r.Record(Copy(Session("b", SessionEntry::DONE, 0, 0, 9, 1, 1, 2), "w1#1"));
+  EXPECT_TRUE(r.replay.index().Unwritten({Range(0, 9, 1)}).empty());
+}
+
+TEST(FirstPendingWins, CommittedPartOfACopyThatCannotCompleteDoesNotBlockANewCopy) {
+  // Given one part of a two-pt batch committed, its other part never journaled (writer died)
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::PENDING, 0, 0, 9, 1, 1, 2), "w1#1"));
+  r.Record(Copy(Session("a", SessionEntry::DONE, 0, 0, 9, 1, 1, 2), "w1#1"));
+  // When the batch is re-sent and written whole by another writer
+  r.Record(Copy(Session("b", SessionEntry::PENDING, 0, 0, 9, 1, 1, 2), "w2#1"));
+  r.Record(Copy(Session("c", SessionEntry::PENDING, 0, 0, 9, 1, 1, 2), "w2#1"));
+  // Then both parts are valid (the committed part is duplicated: the documented multi-pt limit;
+  // refusing would refuse every copy forever)
+  EXPECT_TRUE(r.replay.sessions().at("b").valid);
+  EXPECT_TRUE(r.replay.sessions().at("c").valid);
+}
+
+TEST(FirstPendingWins, SameOffsetsUnderANewEpochAreNotACopy) {
+  // Given 0..9 committed under epoch 1, then the offsets reset and the partition claimed again
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::DONE, 0, 0, 9, 1), "w1#1"));
+  r.Fence(0);
+  // Then a session writing them again under the new epoch is valid
+  r.Record(Copy(Session("b", SessionEntry::PENDING, 0, 0, 9, 3), "w1#2"));
+  EXPECT_TRUE(r.replay.sessions().at("b").valid);
+}
+
+TEST(JournalIndex, UnwrittenIsWhatNoCommittedSessionHolds) {
+  // Given 0..9 and 20..29 committed under epoch 1, 10..19 pending, 30..39 refused
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::DONE, 0, 0, 9, 1), "w1#1"));
+  r.Record(Copy(Session("b", SessionEntry::DONE, 0, 20, 29, 1), "w1#2"));
+  r.Record(Copy(Session("c", SessionEntry::PENDING, 0, 10, 19, 1), "w1#3"));
+  const JournalIndex& index = r.replay.index();
+  // Then of 0..39 under epoch 1, 10..19 and 30..39 are unwritten
+  EXPECT_THAT(Spans(index.Unwritten({Range(0, 39, 1)})), ElementsAre("10..19@1", "30..39@1"));
+  EXPECT_TRUE(index.Unwritten({Range(2, 5, 1), Range(20, 29, 1)}).empty());
+  // And under another epoch nothing is written
+  EXPECT_THAT(Spans(index.Unwritten({Range(0, 9, 4)})), ElementsAre("0..9@4"));
+  // And the pending session is the one to finish for 15..25, none for 0..9
+  const std::vector<SessionEntry> pending = index.PendingOverlapping({Range(15, 25, 1)});
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].upload_id(), "c");
+  EXPECT_TRUE(index.PendingOverlapping({Range(0, 9, 1)}).empty());
+  // When it is committed, all of 0..29 is written, in one span
+  r.Record(Copy(Session("c", SessionEntry::DONE, 0, 10, 19, 1), "w1#3"));
+  EXPECT_TRUE(index.Unwritten({Range(0, 29, 1)}).empty());
+  EXPECT_TRUE(index.PendingOverlapping({Range(15, 25, 1)}).empty());
+}
+
+TEST(JournalIndex, AbortedPendingLeavesItsOffsetsUnwritten) {
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::PENDING, 0, 0, 9, 1), "w1#1"));
+  r.Record(Copy(Session("a", SessionEntry::ABORTED, 0, 0, 9, 1), "w1#1"));
+  EXPECT_TRUE(r.replay.index().PendingOverlapping({Range(0, 9, 1)}).empty());
+  EXPECT_THAT(Spans(r.replay.index().Unwritten({Range(0, 9, 1)})), ElementsAre("0..9@1"));
+}
+
+TEST(JournalIndex, NewFenceDropsWhatOlderEpochsWrote) {
+  // Given 0..9 written under epoch 1 and 10..19 pending under it
+  Replayer r;
+  r.Fence(0).Record(Copy(Session("a", SessionEntry::DONE, 0, 0, 9, 1), "w1#1"));
+  r.Record(Copy(Session("b", SessionEntry::PENDING, 0, 10, 19, 1), "w1#2"));
+  // When the partition is claimed again
+  r.Fence(0);
+  // Then the old epoch is forgotten (its batches fail the fencing rule anyway): bounded memory
+  EXPECT_THAT(Spans(r.replay.index().Unwritten({Range(0, 9, 1)})), ElementsAre("0..9@1"));
+  EXPECT_TRUE(r.replay.index().PendingOverlapping({Range(10, 19, 1)}).empty());
+}
+
+TEST(JournalIndex, SpansPerEpochAreCappedDroppingTheLowest) {
+  // Given more disjoint committed ranges than the cap (every other offset)
+  Replayer r;
+  r.Fence(0);
+  const int64_t n = static_cast<int64_t>(JournalIndex::kMaxSpans) + 1;
+  for (int64_t i = 0; i < n; ++i) {
+    r.Record(Copy(Session(absl::StrCat("s", i), SessionEntry::DONE, 0, 2 * i, 2 * i, 1),
+                  absl::StrCat("w#", i)));
+  }
+  // Then the lowest span was dropped and the highest is kept
+  EXPECT_THAT(Spans(r.replay.index().Unwritten({Range(0, 0, 1)})), ElementsAre("0..0@1"));
+  EXPECT_TRUE(r.replay.index().Unwritten({Range(2 * (n - 1), 2 * (n - 1), 1)}).empty());
+  EXPECT_TRUE(r.replay.index().Unwritten({Range(2, 2, 1)}).empty());
+}
+
+TEST(JournalIndex, PendingEntryNamesEachBatchCopyByWriterAndBatchId) {
+  writer::CommitRecord record;
+  record.session = {"t", "pt=h", "u"};
+  record.batches.push_back({42, {Range(0, 9, 1)}, 1, 1});
+  const SessionEntry s = PendingEntry(record, "host/1/2");
+  EXPECT_EQ(s.batches(0).origin(), "host/1/2#42");
+  EXPECT_EQ(OriginOf(s.batches(0)), "host/1/2#42");
 }
 
 TEST(WrittenSpans, MergesAdjacentRangesOfThePartitionOnly) {

@@ -3,8 +3,12 @@
 // negative acknowledgement, and the produce-to-commit latency is observed after a commit.
 #include "mcsink/writer/writer_service.h"
 
+#include <atomic>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "fake_tunnel_backend.h"
 #include "gtest/gtest.h"
 #include "mcsink/common/grpc_server.h"
@@ -149,6 +153,168 @@ TEST_F(WriterServiceTest, FencedCommitComesBackWithTheFencedCode) {
   EXPECT_NE(ack.failures(0).message().find("claimed"), std::string::npos)
       << ack.failures(0).message();
   EXPECT_TRUE(backend_.CommittedRows("pt=p1").empty());
+}
+
+// A journal that commits everything and answers Unwritten with a preset result, counting calls.
+class RedeliveryJournal final : public CommitJournal {
+ public:
+  absl::Status BeforeCommit(const CommitRecord&) override { return absl::OkStatus(); }
+  absl::Status AfterCommit(const CommitRecord&) override { return absl::OkStatus(); }
+  absl::StatusOr<std::vector<v1::OffsetRange>> Unwritten(
+      const std::vector<v1::OffsetRange>& ranges) override {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+    if (!answer_.ok()) return answer_.status();
+    return answer_->has_value() ? **answer_ : ranges;
+  }
+  // nullopt: nothing written (the ranges themselves are unwritten).
+  void Answer(absl::StatusOr<std::optional<std::vector<v1::OffsetRange>>> answer) {
+    absl::MutexLock lock(&mu_);
+    answer_ = std::move(answer);
+  }
+  int calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::StatusOr<std::optional<std::vector<v1::OffsetRange>>> answer_ ABSL_GUARDED_BY(mu_) =
+      std::optional<std::vector<v1::OffsetRange>>();
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+v1::RowBatch Redelivered(v1::RowBatch batch) {
+  batch.set_redelivery(true);
+  return batch;
+}
+
+TEST_F(WriterServiceTest, RedeliveredBatchTheJournalHoldsIsAcknowledgedWithoutWriting) {
+  // Given a journal that says every offset of the batch is written
+  RedeliveryJournal journal;
+  journal.Answer(std::optional<std::vector<v1::OffsetRange>>(std::vector<v1::OffsetRange>{}));
+  Start(&journal);
+  // When the batch comes again, marked as a redelivery
+  ASSERT_TRUE(stream_->Write(Redelivered(MakeBatch(8, "p1", 10, 3))));
+  // Then it is acknowledged under its id, without a failure, and nothing is written
+  v1::Ack ack;
+  ASSERT_TRUE(stream_->Read(&ack));
+  EXPECT_EQ(ack.batch_id(), 8u);
+  EXPECT_EQ(ack.failures_size(), 0);
+  ASSERT_EQ(ack.ranges_size(), 1);
+  EXPECT_EQ(ack.ranges(0).first_offset(), 10);
+  EXPECT_EQ(journal.calls(), 1);
+  service_->Flush();
+  EXPECT_OK(service_->Drain(absl::Now() + absl::Seconds(5)));
+  EXPECT_TRUE(backend_.CommittedRows("pt=p1").empty());
+}
+
+TEST_F(WriterServiceTest, RedeliveredBatchWrittenInPartIsAnsweredFencedWithTheUnwrittenRanges) {
+  // Given a journal that says offsets 12..14 of 10..14 are not written
+  RedeliveryJournal journal;
+  v1::OffsetRange rest = MakeBatch(0, "p1", 12, 3).ranges(0);
+  journal.Answer(std::optional<std::vector<v1::OffsetRange>>(std::vector<v1::OffsetRange>{rest}));
+  Start(&journal);
+  // When the batch comes again
+  ASSERT_TRUE(stream_->Write(Redelivered(MakeBatch(9, "p1", 10, 5))));
+  // Then it is answered with one FENCED failure naming exactly 12..14, nothing written
+  v1::Ack ack;
+  ASSERT_TRUE(stream_->Read(&ack));
+  EXPECT_EQ(ack.batch_id(), 9u);
+  ASSERT_EQ(ack.failures_size(), 1);
+  EXPECT_EQ(ack.failures(0).code(), pipeline::kFenced);
+  ASSERT_EQ(ack.failures(0).ranges_size(), 1);
+  EXPECT_EQ(ack.failures(0).ranges(0).first_offset(), 12);
+  EXPECT_EQ(ack.failures(0).ranges(0).last_offset(), 14);
+  EXPECT_TRUE(backend_.CommittedRows("pt=p1").empty());
+}
+
+TEST_F(WriterServiceTest, RedeliveredBatchNoneOfWhichIsWrittenIsWritten) {
+  RedeliveryJournal journal;  // answers: nothing written
+  Start(&journal);
+  ASSERT_TRUE(stream_->Write(Redelivered(MakeBatch(3, "p1", 0, 2))));
+  v1::Ack ack;
+  ASSERT_TRUE(stream_->Read(&ack));
+  EXPECT_EQ(ack.failures_size(), 0);
+  EXPECT_EQ(journal.calls(), 1);
+  EXPECT_EQ(backend_.CommittedRows("pt=p1").size(), 2u);
+}
+
+TEST_F(WriterServiceTest, RedeliveredBatchIsWrittenWhenTheJournalCannotBeAsked) {
+  // The commit's own check still refuses a second copy, so writing is the safe fallback.
+  RedeliveryJournal journal;
+  journal.Answer(absl::UnavailableError("journal down"));
+  Start(&journal);
+  ASSERT_TRUE(stream_->Write(Redelivered(MakeBatch(3, "p1", 0, 2))));
+  v1::Ack ack;
+  ASSERT_TRUE(stream_->Read(&ack));
+  EXPECT_EQ(ack.failures_size(), 0);
+  EXPECT_EQ(backend_.CommittedRows("pt=p1").size(), 2u);
+}
+
+// Holds the first commit until Release, like a writer slow to commit.
+class HoldingJournal final : public CommitJournal {
+ public:
+  absl::Status BeforeCommit(const CommitRecord&) override {
+    if (entered_.exchange(true)) return absl::OkStatus();  // only the first commit is held
+    committing_.Notify();
+    released_.WaitForNotification();
+    return absl::OkStatus();
+  }
+  absl::Status AfterCommit(const CommitRecord&) override { return absl::OkStatus(); }
+  absl::StatusOr<std::vector<v1::OffsetRange>> Unwritten(
+      const std::vector<v1::OffsetRange>& ranges) override {
+    checks_.fetch_add(1);
+    return ranges;
+  }
+  void WaitUntilCommitting() { committing_.WaitForNotification(); }
+  void Release() { released_.Notify(); }
+  int checks() const { return checks_.load(); }
+
+ private:
+  std::atomic<bool> entered_{false};
+  absl::Notification committing_;
+  absl::Notification released_;
+  std::atomic<int> checks_{0};
+};
+
+TEST_F(WriterServiceTest, RedeliveredCopyOfABatchStillBeingWrittenGetsThatCopysAnswer) {
+  // Given a batch sent on a stream that then broke, its commit still in progress
+  HoldingJournal journal;
+  Start(&journal);
+  ASSERT_TRUE(stream_->Write(MakeBatch(1, "p1", 0, 3)));
+  journal.WaitUntilCommitting();
+  context_.TryCancel();
+  // When the sender reconnects and sends it again, marked as a redelivery, under another id
+  grpc::ClientContext context;
+  auto stream = stub_->Write(&context);
+  ASSERT_TRUE(stream->Write(Redelivered(MakeBatch(2, "p1", 0, 3))));
+  // (a batch of another partition behind it: once it is acknowledged, the copy was taken)
+  ASSERT_TRUE(stream->Write(MakeBatch(3, "p2", 10, 1)));
+  v1::Ack ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  ASSERT_EQ(ack.batch_id(), 3u);
+  journal.Release();
+  // Then the new stream gets the acknowledgement, under the new id, and the rows are written once
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.batch_id(), 2u);
+  EXPECT_EQ(ack.failures_size(), 0);
+  EXPECT_EQ(backend_.CommittedRows("pt=p1").size(), 3u);
+  EXPECT_EQ(journal.checks(), 0);
+  stream->WritesDone();
+  (void)stream->Finish();
+  stream_.reset();  // cancelled above
+}
+
+TEST_F(WriterServiceTest, BatchNotMarkedAsRedeliveryIsNotCheckedAgainstTheJournal) {
+  RedeliveryJournal journal;
+  journal.Answer(std::optional<std::vector<v1::OffsetRange>>(std::vector<v1::OffsetRange>{}));
+  Start(&journal);
+  ASSERT_TRUE(stream_->Write(MakeBatch(4, "p1", 0, 2)));
+  v1::Ack ack;
+  ASSERT_TRUE(stream_->Read(&ack));
+  EXPECT_EQ(journal.calls(), 0);
+  EXPECT_EQ(backend_.CommittedRows("pt=p1").size(), 2u);
 }
 
 TEST_F(WriterServiceTest, ObservesProduceToCommitLatencyFromTheOldestRecord) {

@@ -23,6 +23,13 @@ class JournalMetrics {
   void OnPartialBatches(int64_t batches);
   // A writer's commit refused because a newer owner claimed one of its partitions.
   void OnFenced();
+  // A writer's commit refused because an earlier session holds some of its ranges (first
+  // PENDING wins: another copy of the same records).
+  void OnDuplicateRefused();
+  // A redelivered batch checked against the journal: all of it already written (acknowledged
+  // without writing), none of it (written), or part of it (the rest sent again).
+  enum class Redelivery { kAlreadyWritten, kWritten, kPartial };
+  void OnRedelivered(Redelivery outcome);
 
  private:
   prometheus::Counter& claimed_partitions_;
@@ -31,6 +38,10 @@ class JournalMetrics {
   prometheus::Counter& recovered_aborted_;
   prometheus::Counter& partial_batches_;
   prometheus::Counter& fenced_;
+  prometheus::Counter& duplicates_refused_;
+  prometheus::Counter& redelivered_written_already_;
+  prometheus::Counter& redelivered_written_;
+  prometheus::Counter& redelivered_partial_;
 };
 
 }  // namespace mcsink::journal

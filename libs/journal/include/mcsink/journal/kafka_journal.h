@@ -2,8 +2,9 @@
 // is in journal_state.h). One object serves both sides:
 //  - the writer's CommitJournal: BeforeCommit appends PENDING (the session's blocks, ranges and
 //    their epochs), waits until its own tail of the journal reaches that record and refuses the
-//    commit (FailedPrecondition, not retried) when a newer FENCE of one of the ranges' partitions
-//    precedes it; AfterCommit appends DONE.
+//    commit (FencedError, not retried; ABORTED appended) when a newer FENCE of one of the ranges'
+//    partitions precedes it, or an earlier session holds some of its ranges (first PENDING wins);
+//    AfterCommit appends DONE. Unwritten checks a redelivered batch against the journal.
 //  - ingest's PartitionGate: Claim appends a FENCE per partition, replays the journal up to the
 //    last of them, finishes every valid PENDING touching those partitions (asks MaxCompute:
 //    committed -> DONE; still open -> commit it with the journaled blocks, DONE; gone -> ABORTED),
@@ -67,8 +68,8 @@ KafkaJournalOptions JournalOptionsFor(const v1::ConnectorConfig& connector,
 
 class KafkaJournal final : public writer::CommitJournal, public ingest::PartitionGate {
  public:
-  // `resolver` (MaxCompute, to finish pending sessions) is needed by Claim only; it may be null
-  // in a process that never claims partitions (a writer alone). It must outlive the journal.
+  // `resolver` (MaxCompute, to finish pending sessions) is needed by Claim and Unwritten; without
+  // it, a pending session they must finish is an error. It must outlive the journal.
   static absl::StatusOr<std::unique_ptr<KafkaJournal>> Create(KafkaJournalOptions options,
                                                               writer::TunnelBackend* resolver);
   ~KafkaJournal() override;
@@ -77,6 +78,11 @@ class KafkaJournal final : public writer::CommitJournal, public ingest::Partitio
 
   absl::Status BeforeCommit(const writer::CommitRecord& record) override;
   absl::Status AfterCommit(const writer::CommitRecord& record) override;
+  // Brings the writer's tail up to the journal's end (its high watermark now), finishes each
+  // valid PENDING holding offsets of `ranges` with Resolve (needs the resolver), and returns what
+  // no committed session holds. Counted in mcsink_journal_redelivered_batches_total.
+  absl::StatusOr<std::vector<v1::OffsetRange>> Unwritten(
+      const std::vector<v1::OffsetRange>& ranges) override;
 
   absl::StatusOr<std::map<ingest::TopicPartition, ingest::PartitionClaim>> Claim(
       const std::vector<ingest::TopicPartition>& partitions) override;
@@ -105,14 +111,18 @@ class KafkaJournal final : public writer::CommitJournal, public ingest::Partitio
   absl::StatusOr<int64_t> AwaitAppend(const std::shared_ptr<Delivery>& delivery,
                                       const std::string& what);
 
-  // The writer's tail of the journal: fences, and the verdict on this journal's own PENDINGs.
+  // The writer's tail of the journal: the JournalIndex (fences, written and pending ranges), and
+  // the verdict on this journal's own PENDINGs.
   absl::Status StartTail() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void TailLoop();
+  // Waits until the tail has applied every record appended before this call.
+  absl::Status CatchUp();
   // Replays the journal from its beginning through `last_offset`.
   absl::StatusOr<JournalReplay> ReplayThrough(int64_t last_offset);
   // Makes sure a valid PENDING session is either committed (returns true, DONE appended) or
   // will never be (false, ABORTED appended).
   absl::StatusOr<bool> Resolve(const SessionEntry& session);
+  // The journal partition's first offset still in the log and its end (the next offset).
+  absl::Status Watermarks(int64_t* low, int64_t* high);
   // A reader of the journal partition from `start_offset`; a record appended while it waits
   // reaches it within `fetch_wait`.
   absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> NewReader(int64_t start_offset,
@@ -133,10 +143,14 @@ class KafkaJournal final : public writer::CommitJournal, public ingest::Partitio
   std::thread tail_ ABSL_GUARDED_BY(mu_);
   bool tail_started_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status tail_error_ ABSL_GUARDED_BY(mu_);
-  FenceBook fences_ ABSL_GUARDED_BY(mu_);
+  JournalIndex index_ ABSL_GUARDED_BY(mu_);
   int64_t tail_position_ ABSL_GUARDED_BY(mu_) = -1;  // next offset the tail will apply
   // Verdicts on this journal's own PENDINGs, by offset, until BeforeCommit takes them.
-  std::map<int64_t, absl::Status> verdicts_ ABSL_GUARDED_BY(mu_);
+  struct Verdict {
+    absl::Status status;
+    bool duplicate = false;  // refused by first-PENDING-wins
+  };
+  std::map<int64_t, Verdict> verdicts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mcsink::journal

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "mcsink/v1/pipeline.pb.h"
 #include "mcsink/writer/tunnel_backend.h"
 
@@ -40,6 +41,14 @@ class CommitJournal {
   // Called once the commit succeeded, before the batches are acknowledged. Errors are handled as
   // for BeforeCommit (the commit itself is not repeated).
   virtual absl::Status AfterCommit(const CommitRecord& record) = 0;
+  // For a batch that may have been written before (RowBatch.redelivery): the parts of `ranges`
+  // that are not in the table, each with its range's epoch, once every pending session holding
+  // some of them was finished. Empty: all of it is written. Called from the service's stream
+  // threads, before the batch is added. This default knows of nothing written.
+  virtual absl::StatusOr<std::vector<mcsink::v1::OffsetRange>> Unwritten(
+      const std::vector<mcsink::v1::OffsetRange>& ranges) {
+    return ranges;
+  }
 };
 
 // A journal's refusal to let a session commit because a newer ingest owner has claimed one of
