@@ -122,6 +122,10 @@ class TransformServiceTest : public ::testing::Test {
     config.mutable_target()->mutable_access_key_secret()->set_env("SK");
     ASSERT_OK_AND_ASSIGN(config_, config::Normalize(config));
     ASSERT_OK(admin_->CreateTopic({.name = config_.topics().error_topic(), .partitions = 1}));
+    // The exactly-once error topic keeps what it produced in the offset topic.
+    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().offset_topic(),
+                                   .partitions = 2,
+                                   .configs = {{"cleanup.policy", "compact"}}}));
 
     TransformServiceOptions options;
     options.connector = config_;
@@ -188,7 +192,8 @@ class TransformServiceTest : public ::testing::Test {
     std::vector<ErrorTopicRecord> out;
     auto conf = kafka::MakeConf({{"bootstrap.servers", bootstrap_},
                                  {"group.id", name_ + "-reader"},
-                                 {"auto.offset.reset", "earliest"}});
+                                 {"auto.offset.reset", "earliest"},
+                                 {"isolation.level", "read_committed"}});
     EXPECT_OK(conf);
     std::string err;
     std::unique_ptr<RdKafka::KafkaConsumer> consumer(

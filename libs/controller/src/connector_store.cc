@@ -25,7 +25,9 @@ Subscription::~Subscription() {
 }
 
 void Subscription::Push(const v1::ConnectorEvent& event) {
-  if (!name_.empty() && event.name() != name_) return;
+  if (!name_.empty() && event.name() != name_ && event.type() != v1::ConnectorEvent::TYPE_SYNCED) {
+    return;
+  }
   absl::MutexLock lock(&mu_);
   if (overflowed_ || closed_) return;
   if (queue_.size() >= kMaxQueued) {
@@ -298,6 +300,9 @@ std::unique_ptr<Subscription> ConnectorStore::Watch(const std::string& name) {
     *event.mutable_record() = record;
     subscription->Push(event);
   }
+  v1::ConnectorEvent synced;
+  synced.set_type(v1::ConnectorEvent::TYPE_SYNCED);
+  subscription->Push(synced);
   subscriptions_.insert(subscription.get());
   return subscription;
 }

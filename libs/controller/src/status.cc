@@ -1,6 +1,7 @@
 #include "mcsink/controller/status.h"
 
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -145,12 +146,11 @@ v1::ConnectorStatus ReadStatus(const v1::ConnectorRecord& record, absl::Duration
   if (!props.ok()) {
     problems.push_back(std::string(props.status().message()));
   } else {
-    auto read = kafka::ReadLatestByKey(*props, config.topics().status_topic(), timeout);
-    if (read.ok()) {
-      records = std::move(*read);
-    } else if (read.status().code() != absl::StatusCode::kNotFound) {
-      problems.push_back(absl::StrCat("status topic: ", read.status().message()));
-    }
+    // The status topic is read while the offsets are asked for: each may take a round trip or
+    // more to the brokers.
+    absl::StatusOr<std::map<std::string, std::string>> read = absl::UnknownError("not read");
+    std::thread reader(
+        [&] { read = kafka::ReadLatestByKey(*props, config.topics().status_topic(), timeout); });
     auto admin = kafka::Admin::Create(*props);
     if (admin.ok()) {
       auto read_offsets = ReadOffsets(**admin, config);
@@ -161,6 +161,12 @@ v1::ConnectorStatus ReadStatus(const v1::ConnectorRecord& record, absl::Duration
       }
     } else {
       problems.push_back(std::string(admin.status().message()));
+    }
+    reader.join();
+    if (read.ok()) {
+      records = std::move(*read);
+    } else if (read.status().code() != absl::StatusCode::kNotFound) {
+      problems.push_back(absl::StrCat("status topic: ", read.status().message()));
     }
   }
   v1::ConnectorStatus status = MergeStatus(record, records, offsets);

@@ -58,7 +58,6 @@ std::vector<std::string> Agent::Running() const {
 void Agent::Watch() {
   auto stub = v1::ConnectorService::NewStub(options_.controller);
   absl::Duration backoff = absl::Milliseconds(200);
-  bool reconnect = false;
   while (true) {
     grpc::ClientContext context;
     if (!options_.token.empty()) {
@@ -72,17 +71,34 @@ void Agent::Watch() {
     v1::WatchConnectorsRequest request;
     request.set_name(options_.connector);
     auto reader = stub->WatchConnectors(&context, request);
-    if (reconnect) ForgetDeleted(*stub);
-    reconnect = true;
     v1::ConnectorEvent event;
     bool received = false;
+    // The connectors of this watch's snapshot: on SYNCED, every other one known here was
+    // deleted while no watch ran (a fresh watch says nothing of those).
+    std::set<std::string> snapshot;
+    bool synced = false;
     while (reader->Read(&event)) {
       received = true;
       absl::MutexLock lock(&mu_);
-      if (event.type() == v1::ConnectorEvent::TYPE_DELETE) {
-        desired_[event.name()] = std::nullopt;
-      } else {
-        desired_[event.name()] = event.record();
+      switch (event.type()) {
+        case v1::ConnectorEvent::TYPE_UPSERT:
+          desired_[event.name()] = event.record();
+          if (!synced) snapshot.insert(event.name());
+          break;
+        case v1::ConnectorEvent::TYPE_DELETE:
+          desired_[event.name()] = std::nullopt;
+          break;
+        case v1::ConnectorEvent::TYPE_SYNCED:
+          synced = true;
+          for (auto& [name, record] : desired_) {
+            if (record.has_value() && !snapshot.contains(name)) {
+              MCSINK_LOG(INFO) << "connector " << name << " was deleted while the watch was down";
+              record = std::nullopt;
+            }
+          }
+          break;
+        default:  // a newer controller's event: nothing this agent acts on
+          continue;
       }
       dirty_ = true;
     }
@@ -100,36 +116,6 @@ void Agent::Watch() {
     auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
     if (mu_.AwaitWithTimeout(absl::Condition(&stopping), backoff)) return;
     backoff = std::min(backoff * 2, absl::Seconds(10));
-  }
-}
-
-void Agent::ForgetDeleted(v1::ConnectorService::Stub& stub) {
-  // The new watch replays every connector that exists, but says nothing of those deleted while
-  // it was down: ask for each one known here. The watch runs already, so a deletion after this
-  // answer still arrives as an event.
-  std::vector<std::string> known;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [name, record] : desired_) {
-      if (record.has_value()) known.push_back(name);
-    }
-  }
-  for (const std::string& name : known) {
-    grpc::ClientContext context;
-    if (!options_.token.empty()) {
-      context.AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
-    }
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    v1::ConnectorName request;
-    request.set_name(name);
-    v1::Connector response;
-    if (stub.GetConnector(&context, request, &response).error_code() ==
-        grpc::StatusCode::NOT_FOUND) {
-      MCSINK_LOG(INFO) << "connector " << name << " was deleted while the watch was down";
-      absl::MutexLock lock(&mu_);
-      desired_[name] = std::nullopt;
-      dirty_ = true;
-    }
   }
 }
 
@@ -194,8 +180,18 @@ void Agent::Reconcile(const std::string& name, const std::optional<v1::Connector
   const v1::ConnectorConfig& config = desired->config();
   const uint64_t version = desired->version();
   const std::string config_bytes = config.SerializeAsString();
-  const bool run = desired->target_state() == v1::TARGET_STATE_RUNNING;
+  const bool paused = desired->target_state() == v1::TARGET_STATE_PAUSED;
+  const bool run =
+      desired->target_state() == v1::TARGET_STATE_RUNNING || (paused && !options_.stop_when_paused);
+  const v1::ConnectorState running_state =
+      paused ? v1::CONNECTOR_STATE_PAUSED : v1::CONNECTOR_STATE_RUNNING;
 
+  if (actual.runner != nullptr && run && actual.config == config_bytes &&
+      actual.generation != desired->restart_generation() &&
+      RestartOnlyFailed(name, *desired, actual)) {
+    Report(config, version, actual, running_state, "");
+    return;
+  }
   // A runner that runs an older config or generation, or should not run, stops first.
   if (actual.runner != nullptr && (!run || actual.config != config_bytes ||
                                    actual.generation != desired->restart_generation())) {
@@ -208,13 +204,11 @@ void Agent::Reconcile(const std::string& name, const std::optional<v1::Connector
   if (!run) {
     actual.failed = false;
     Report(config, version, actual,
-           desired->target_state() == v1::TARGET_STATE_PAUSED ? v1::CONNECTOR_STATE_PAUSED
-                                                              : v1::CONNECTOR_STATE_STOPPED,
-           "");
+           paused ? v1::CONNECTOR_STATE_PAUSED : v1::CONNECTOR_STATE_STOPPED, "");
     return;
   }
   if (actual.runner != nullptr) {
-    Report(config, version, actual, v1::CONNECTOR_STATE_RUNNING, "");
+    Report(config, version, actual, running_state, "");
     return;
   }
   const bool changed = actual.config != config_bytes ||
@@ -235,7 +229,25 @@ void Agent::Reconcile(const std::string& name, const std::optional<v1::Connector
   }
   actual.failed = false;
   actual.runner = std::move(*runner);
-  Report(config, version, actual, v1::CONNECTOR_STATE_RUNNING, "");
+  Report(config, version, actual, running_state, "");
+}
+
+bool Agent::RestartOnlyFailed(const std::string& name, const v1::ConnectorRecord& desired,
+                              Actual& actual) {
+  // The record keeps only the latest restart's flag: when generations were skipped, one of them
+  // may have been a full restart, so only the very next generation is restarted partially.
+  if (!desired.restart_only_failed() || desired.restart_generation() != actual.generation + 1) {
+    return false;
+  }
+  if (absl::Status s = actual.runner->RestartStoppedPartitions(); !s.ok()) {
+    MCSINK_LOG(WARNING) << "connector " << name << ": cannot restart only the failed partitions ("
+                        << s << "); restarting the whole connector";
+    return false;
+  }
+  MCSINK_LOG(INFO) << "connector " << name << ": restarted its failed partitions (generation "
+                   << desired.restart_generation() << ")";
+  actual.generation = desired.restart_generation();
+  return true;
 }
 
 void Agent::Stop(absl::Time deadline) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "mcsink/common/log.h"
 #include "mcsink/common/status.h"
 #include "mcsink/config/secrets.h"
@@ -75,6 +76,7 @@ absl::StatusOr<std::unique_ptr<ConnectorRunner>> ConnectorRunner::Start(
   transform::TransformServiceOptions transform_options;
   transform_options.connector = config;
   transform_options.schema = p.target.schema;
+  transform_options.exactly_once = journal::ExactlyOnceEnabled();
   transform_options.kafka_properties = p.kafka;
   transform_options.writer_channel = p.writer_server->InProcessChannel();
   transform_options.max_unacked_bytes = TransformUnackedBytesFromFlags();
@@ -101,6 +103,18 @@ absl::StatusOr<std::unique_ptr<ConnectorRunner>> ConnectorRunner::Start(
   MCSINK_LOG(INFO) << "connector " << config.name() << " running: " << config.source_topic()
                    << " -> " << config.target().project() << "." << config.target().table();
   return std::unique_ptr<ConnectorRunner>(new ConnectorRunner(std::move(parts)));
+}
+
+absl::Status ConnectorRunner::RestartStoppedPartitions() {
+  absl::MutexLock lock(&mu_);
+  if (stopped_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("connector ", parts_->config.name(), " is stopped"));
+  }
+  const std::vector<ingest::TopicPartition> restarted = parts_->ingest->RestartStoppedPartitions();
+  MCSINK_LOG(INFO) << "connector " << parts_->config.name() << ": " << restarted.size()
+                   << " stopped partitions consume again";
+  return absl::OkStatus();
 }
 
 void ConnectorRunner::Stop(absl::Time deadline) {

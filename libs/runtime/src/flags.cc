@@ -9,13 +9,14 @@
 #include "mcsink/config/connector_config.h"
 #include "mcsink/config/secrets.h"
 #include "mcsink/runtime/tls.h"
-#include "mcsink/v1/controller.grpc.pb.h"
 
 ABSL_FLAG(std::string, connector_config, "", "connector config (JSON, proto ConnectorConfig)");
 ABSL_FLAG(std::string, controller_address, "",
-          "instead of --connector_config: host:port of the controller to take --connector's "
-          "config from");
-ABSL_FLAG(std::string, connector, "", "with --controller_address: the connector to run");
+          "instead of --connector_config: host:port of the controller whose connector "
+          "(--connector) to follow");
+ABSL_FLAG(std::string, connector, "",
+          "with --controller_address: the connector to run (the all-in-one mcsink: empty runs "
+          "every deployed one)");
 ABSL_FLAG(std::string, controller_token_file, "",
           "with --controller_address: file holding the controller's API token (default: the "
           "environment variable MCSINK_CONTROLLER_TOKEN)");
@@ -45,50 +46,9 @@ absl::StatusOr<std::string> ControllerClientToken() {
   return config::ReadSecret(ref);
 }
 
-absl::StatusOr<v1::ConnectorConfig> ConfigFromController(const std::string& address,
-                                                         const std::string& name,
-                                                         absl::Duration timeout) {
-  if (name.empty()) {
-    return absl::InvalidArgumentError("--controller_address needs --connector: which connector");
-  }
-  const std::string what = absl::StrCat("connector ", name, " from the controller at ", address);
-  MCSINK_ASSIGN_OR_RETURN(const std::string token, ControllerClientToken());
-  MCSINK_ASSIGN_OR_RETURN(auto channel, Dial(address));
-  auto stub = v1::ConnectorService::NewStub(channel);
-  grpc::ClientContext context;
-  if (!token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  v1::WatchConnectorsRequest request;
-  request.set_name(name);
-  auto reader = stub->WatchConnectors(&context, request);
-  // The watch starts with the connector's current record; until it exists, nothing comes.
-  v1::ConnectorEvent event;
-  while (reader->Read(&event)) {
-    if (event.type() != v1::ConnectorEvent::TYPE_UPSERT || event.name() != name) continue;
-    context.TryCancel();
-    reader->Finish();
-    return config::Normalize(event.record().config());
-  }
-  const absl::Status status = FromGrpcStatus(reader->Finish());
-  if (status.code() == absl::StatusCode::kDeadlineExceeded) {
-    return absl::NotFoundError(absl::StrCat(what, ": no such connector after ",
-                                            absl::FormatDuration(timeout),
-                                            "; create it first (mcsinkctl create)"));
-  }
-  return Annotate(status, what);
-}
-
 absl::StatusOr<ServiceBase> StartService(const std::string& metrics_address) {
   ServiceBase base;
-  if (absl::GetFlag(FLAGS_connector_config).empty() &&
-      !absl::GetFlag(FLAGS_controller_address).empty()) {
-    MCSINK_ASSIGN_OR_RETURN(base.config,
-                            ConfigFromController(absl::GetFlag(FLAGS_controller_address),
-                                                 absl::GetFlag(FLAGS_connector), absl::Minutes(2)));
-  } else {
-    MCSINK_ASSIGN_OR_RETURN(base.config,
-                            config::LoadJsonFile(absl::GetFlag(FLAGS_connector_config)));
-  }
+  MCSINK_ASSIGN_OR_RETURN(base.config, config::LoadJsonFile(absl::GetFlag(FLAGS_connector_config)));
   MCSINK_ASSIGN_OR_RETURN(base.kafka, config::KafkaPropertiesFor(base.config));
   base.registry = std::make_shared<prometheus::Registry>();
   MCSINK_ASSIGN_OR_RETURN(base.metrics, MetricsServer::Start(metrics_address, base.registry));

@@ -4,6 +4,7 @@
 #include "mcsink/runtime/agent.h"
 
 #include <deque>
+#include <map>
 #include <set>
 
 #include "absl/synchronization/mutex.h"
@@ -32,6 +33,20 @@ class FakeController final : public v1::ConnectorService::Service {
         metadata_token_ = std::string(it->second.data(), it->second.size());
       }
     }
+    // As the controller: the current state, SYNCED, then the changes.
+    std::vector<v1::ConnectorEvent> snapshot;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [name, upsert] : state_) {
+        if (!gone_.contains(name)) snapshot.push_back(upsert);
+      }
+    }
+    v1::ConnectorEvent synced;
+    synced.set_type(v1::ConnectorEvent::TYPE_SYNCED);
+    snapshot.push_back(synced);
+    for (const v1::ConnectorEvent& event : snapshot) {
+      if (!writer->Write(event)) return grpc::Status::OK;
+    }
     while (!context->IsCancelled()) {
       std::optional<v1::ConnectorEvent> event;
       {
@@ -44,17 +59,16 @@ class FakeController final : public v1::ConnectorService::Service {
         if (mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(100))) {
           event = events_.front();
           events_.pop_front();
+          if (event->type() == v1::ConnectorEvent::TYPE_UPSERT) {
+            state_[event->name()] = *event;
+          } else {
+            state_.erase(event->name());
+          }
         }
       }
       if (event.has_value() && !writer->Write(*event)) break;
     }
     return grpc::Status::OK;
-  }
-  grpc::Status GetConnector(grpc::ServerContext*, const v1::ConnectorName* request,
-                            v1::Connector*) override {
-    absl::MutexLock lock(&mu_);
-    return gone_.contains(request->name()) ? grpc::Status(grpc::StatusCode::NOT_FOUND, "gone")
-                                           : grpc::Status::OK;
   }
   // Ends the current watch, as a controller restart does; `name` was deleted meanwhile.
   void EndWatchAndDelete(const std::string& name) {
@@ -73,6 +87,7 @@ class FakeController final : public v1::ConnectorService::Service {
   std::string metadata_token_ ABSL_GUARDED_BY(mu_);
   bool end_watch_ ABSL_GUARDED_BY(mu_) = false;
   std::set<std::string> gone_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::ConnectorEvent> state_ ABSL_GUARDED_BY(mu_);  // latest UPSERTs
 };
 
 // What the agent did, in order: "start sink", "stop sink", "report sink RUNNING", ...
@@ -113,23 +128,32 @@ class Journal {
   std::string last_message_ ABSL_GUARDED_BY(mu_);
 };
 
+// `partial`: it can restart only its stopped partitions; otherwise only as a whole (the default).
 class FakeConnector final : public RunningConnector {
  public:
-  FakeConnector(Journal* journal, std::string name) : journal_(journal), name_(std::move(name)) {}
+  FakeConnector(Journal* journal, std::string name, bool partial)
+      : journal_(journal), name_(std::move(name)), partial_(partial) {}
   void Stop(absl::Time) override {
     if (!stopped_) journal_->Add("stop " + name_);
     stopped_ = true;
+  }
+  absl::Status RestartStoppedPartitions() override {
+    if (!partial_) return RunningConnector::RestartStoppedPartitions();
+    journal_->Add("restart stopped partitions " + name_);
+    return absl::OkStatus();
   }
   ~FakeConnector() override { Stop(absl::Now()); }
 
  private:
   Journal* journal_;
   std::string name_;
+  bool partial_;
   bool stopped_ = false;
 };
 
 v1::ConnectorEvent Upsert(const std::string& name, v1::TargetState target, uint64_t version,
-                          uint64_t generation = 0, const std::string& table = "t") {
+                          uint64_t generation = 0, const std::string& table = "t",
+                          bool only_failed = false) {
   v1::ConnectorEvent e;
   e.set_type(v1::ConnectorEvent::TYPE_UPSERT);
   e.set_name(name);
@@ -141,6 +165,7 @@ v1::ConnectorEvent Upsert(const std::string& name, v1::TargetState target, uint6
   e.mutable_record()->set_target_state(target);
   e.mutable_record()->set_version(version);
   e.mutable_record()->set_restart_generation(generation);
+  e.mutable_record()->set_restart_only_failed(only_failed);
   return e;
 }
 
@@ -151,27 +176,34 @@ class AgentTest : public ::testing::Test {
         server_, GrpcServer::Start(
                      {.services = {{&controller_, v1::ConnectorService::service_full_name()}}}));
   }
-  void StartAgent(const std::string& token = "") {
+  // `partial`: the connectors can restart only their stopped partitions. `stop_when_paused`:
+  // as AgentOptions.
+  void StartAgent(const std::string& token = "", bool partial = false,
+                  bool stop_when_paused = true) {
     agent_ = Agent::Start(
         {.controller = server_->InProcessChannel(),
          .token = token,
-         .start = [this](const v1::ConnectorConfig& config)
+         .start = [this, partial](const v1::ConnectorConfig& config)
              -> absl::StatusOr<std::unique_ptr<RunningConnector>> {
            if (config.target().table() == "missing") {
              journal_.Add("start failed " + config.name());
              return absl::NotFoundError("table connector_test.missing does not exist");
            }
            journal_.Add("start " + config.name());
-           return std::make_unique<FakeConnector>(&journal_, config.name());
+           return std::make_unique<FakeConnector>(&journal_, config.name(), partial);
          },
          .report =
              [this](const v1::ConnectorConfig& config, const v1::ConnectorStatus& status) {
                journal_.SetMessage(status.message());
                journal_.Add("report " + config.name() + " " +
+                            v1::ConnectorState_Name(status.state()) + " generation " +
+                            std::to_string(status.observed_restart_generation()));
+               journal_.Add("report " + config.name() + " " +
                             v1::ConnectorState_Name(status.state()));
                return absl::OkStatus();
              },
          .retry_interval = absl::Seconds(1),
+         .stop_when_paused = stop_when_paused,
          .drain = absl::Seconds(1)});
   }
   void TearDown() override {
@@ -227,6 +259,65 @@ TEST_F(AgentTest, ANewRestartGenerationRestartsTheConnector) {
   EXPECT_GT(journal_.WaitFor("start sink", stopped), stopped);
 }
 
+TEST_F(AgentTest, ARestartOfOnlyTheFailedPartitionsKeepsTheRunnerAndReportsTheGeneration) {
+  StartAgent("", /*partial=*/true);
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 1, /*generation=*/0));
+  const int first = journal_.WaitFor("report sink CONNECTOR_STATE_RUNNING generation 0");
+  ASSERT_GE(first, 0);
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 2, /*generation=*/1, "t",
+                          /*only_failed=*/true));
+  const int restarted = journal_.WaitFor("restart stopped partitions sink", first);
+  ASSERT_GT(restarted, first);
+  // The generation is observed only once the partitions were restarted; the runner was kept.
+  EXPECT_GT(journal_.WaitFor("report sink CONNECTOR_STATE_RUNNING generation 1", first), restarted);
+  EXPECT_EQ(journal_.WaitFor("stop sink", 0, absl::ZeroDuration()), -1);
+  EXPECT_EQ(journal_.WaitFor("start sink", first, absl::ZeroDuration()), -1);
+}
+
+TEST_F(AgentTest, ARestartOfOnlyTheFailedPartitionsRestartsWhatCannotDoThatWhole) {
+  StartAgent("", /*partial=*/false);
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 1, /*generation=*/0));
+  const int first = journal_.WaitFor("start sink");
+  ASSERT_GE(first, 0);
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 2, /*generation=*/1, "t",
+                          /*only_failed=*/true));
+  const int stopped = journal_.WaitFor("stop sink", first);
+  ASSERT_GT(stopped, first);
+  const int started = journal_.WaitFor("start sink", stopped);
+  ASSERT_GT(started, stopped);
+  EXPECT_GT(journal_.WaitFor("report sink CONNECTOR_STATE_RUNNING generation 1", started), started);
+}
+
+TEST_F(AgentTest, ASkippedGenerationRestartsTheWholeConnectorEvenIfTheLatestIsOnlyFailed) {
+  StartAgent("", /*partial=*/true);
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 1, /*generation=*/0));
+  const int first = journal_.WaitFor("start sink");
+  ASSERT_GE(first, 0);
+  // Generation 1 (perhaps a full restart) was never seen here: only 2 arrives.
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 3, /*generation=*/2, "t",
+                          /*only_failed=*/true));
+  const int stopped = journal_.WaitFor("stop sink", first);
+  ASSERT_GT(stopped, first);
+  EXPECT_GT(journal_.WaitFor("start sink", stopped), stopped);
+  EXPECT_EQ(journal_.WaitFor("restart stopped partitions sink", 0, absl::ZeroDuration()), -1);
+}
+
+TEST_F(AgentTest, APartThatRunsWhilePausedKeepsRunningAndReportsPaused) {
+  StartAgent("", /*partial=*/false, /*stop_when_paused=*/false);
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 1));
+  const int started = journal_.WaitFor("start sink");
+  ASSERT_GE(started, 0);
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_PAUSED, 2));
+  const int paused = journal_.WaitFor("report sink CONNECTOR_STATE_PAUSED", started);
+  ASSERT_GT(paused, started);
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 3));
+  EXPECT_GT(journal_.WaitFor("report sink CONNECTOR_STATE_RUNNING", paused), paused);
+  EXPECT_EQ(journal_.WaitFor("stop sink", 0, absl::ZeroDuration()), -1);
+  // Stopping (target STOPPED) still stops it.
+  controller_.Send(Upsert("sink", v1::TARGET_STATE_STOPPED, 4));
+  EXPECT_GT(journal_.WaitFor("stop sink", paused), paused);
+}
+
 TEST_F(AgentTest, AChangedConfigRestartsTheConnector) {
   StartAgent();
   controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 1, 0, "t1"));
@@ -263,10 +354,15 @@ TEST_F(AgentTest, ADeletedConnectorIsStopped) {
 TEST_F(AgentTest, AConnectorDeletedWhileTheWatchWasDownIsStoppedOnReconnect) {
   StartAgent();
   controller_.Send(Upsert("sink", v1::TARGET_STATE_RUNNING, 1));
+  controller_.Send(Upsert("other", v1::TARGET_STATE_RUNNING, 1));
   const int started = journal_.WaitFor("start sink");
   ASSERT_GE(started, 0);
+  ASSERT_GE(journal_.WaitFor("report other CONNECTOR_STATE_RUNNING"), 0);
   controller_.EndWatchAndDelete("sink");
-  EXPECT_GT(journal_.WaitFor("stop sink", started), started);
+  const int stopped = journal_.WaitFor("stop sink", started);
+  EXPECT_GT(stopped, started);
+  // The new watch's snapshot (ended by SYNCED) still holds `other`: it keeps running.
+  EXPECT_EQ(journal_.WaitFor("stop other", 0, absl::ZeroDuration()), -1);
 }
 
 TEST_F(AgentTest, StopDrainsEveryConnectorAndReportsItStopped) {

@@ -269,6 +269,10 @@ std::string RenderViolations(const std::vector<std::pair<std::string, std::strin
 }
 
 std::string RenderEvent(const v1::ConnectorEvent& event) {
+  if (event.type() == v1::ConnectorEvent::TYPE_SYNCED) {
+    return absl::StrCat(FormatMillis(absl::ToUnixMillis(absl::Now())),
+                        "  SYNCED  (the connectors above are the current state; changes follow)\n");
+  }
   if (event.type() == v1::ConnectorEvent::TYPE_DELETE) {
     return absl::StrCat(FormatMillis(absl::ToUnixMillis(absl::Now())), "  DELETE  ", event.name(),
                         "\n");

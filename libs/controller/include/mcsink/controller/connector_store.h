@@ -105,7 +105,8 @@ class ConnectorStore {
   // NotFound when unknown.
   absl::Status Delete(const std::string& name);
 
-  // Events for connector `name` (empty: every connector), starting with the current state.
+  // Events for connector `name` (empty: every connector), starting with the current state (an
+  // UPSERT each, then one SYNCED).
   std::unique_ptr<Subscription> Watch(const std::string& name);
 
   const std::string& registry_topic() const { return options_.registry_topic; }

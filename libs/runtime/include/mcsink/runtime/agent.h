@@ -4,7 +4,13 @@
 // PAUSED, FAILED with the reason, STOPPED) as `connector-<name>` in its status topic.
 //
 // Pausing stops the connector's runner (its consumers leave the group, so offsets can be reset);
-// a connector whose start failed is retried every retry_interval.
+// a connector whose start failed is retried every retry_interval. A new restart generation
+// restarts the runner, except `restart --only-failed` (restart_only_failed, one generation
+// later, same config): then the runner restarts only its stopped partitions, when it can.
+//
+// The all-in-one process runs one agent for every connector's whole data plane; each split
+// service (mcsink-ingest, -transform, -writer) runs one for its own part of one connector
+// (service_part.h), so the decision "what should run" lives here once.
 #pragma once
 
 #include <functional>
@@ -35,6 +41,9 @@ struct AgentOptions {
   // Reports a connector's state; default: `connector-<name>` in its status topic.
   std::function<absl::Status(const v1::ConnectorConfig&, const v1::ConnectorStatus&)> report;
   absl::Duration retry_interval = absl::Seconds(10);
+  // Whether PAUSED stops the runner. False for the parts that consume nothing (split transform
+  // and writer): they keep serving, so what ingest sent before the pause is still acknowledged.
+  bool stop_when_paused = true;
   // How long a runner may drain when it is paused, restarted or stopped.
   absl::Duration drain = absl::Seconds(30);
 };
@@ -67,11 +76,13 @@ class Agent {
 
   explicit Agent(AgentOptions options);
   void Watch();
-  void ForgetDeleted(v1::ConnectorService::Stub& stub);
   void ReconcileLoop();
   void Reconcile(const std::string& name, const std::optional<v1::ConnectorRecord>& desired);
   void Report(const v1::ConnectorConfig& config, uint64_t version, Actual& actual,
               v1::ConnectorState state, const std::string& message);
+  // `restart --only-failed` without stopping the runner; false: restart it whole instead.
+  bool RestartOnlyFailed(const std::string& name, const v1::ConnectorRecord& desired,
+                         Actual& actual);
 
   const AgentOptions options_;
   std::thread watcher_;

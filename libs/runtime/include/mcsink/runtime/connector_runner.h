@@ -22,6 +22,13 @@ class RunningConnector {
   virtual ~RunningConnector() = default;
   // Drains until `deadline`; afterwards nothing of the connector runs. Idempotent.
   virtual void Stop(absl::Time deadline) = 0;
+  // `restart --only-failed`: consumes the partitions the failure policy "stop" stopped again from
+  // their committed offsets, leaving the others undisturbed. Unimplemented (the default): the
+  // caller restarts the whole connector instead. A part without partitions of its own (split
+  // transform or writer) has nothing to restart and returns OK.
+  virtual absl::Status RestartStoppedPartitions() {
+    return absl::UnimplementedError("restarting only the stopped partitions");
+  }
 };
 
 struct ConnectorRunnerOptions {
@@ -46,6 +53,8 @@ class ConnectorRunner final : public RunningConnector {
   // the writer commits early), commits, leaves the group; transform and the writer finish by
   // `deadline`. Afterwards nothing of the connector runs. Idempotent.
   void Stop(absl::Time deadline) override;
+  // Ingest's IngestService::RestartStoppedPartitions; FailedPrecondition once stopped.
+  absl::Status RestartStoppedPartitions() override;
 
   const v1::ConnectorConfig& config() const;
   int transform_port() const;

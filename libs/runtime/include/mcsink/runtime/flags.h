@@ -30,9 +30,10 @@ ABSL_DECLARE_FLAG(int, transform_unacked_mb);
 
 namespace mcsink::runtime {
 
-// What every service starts from: the connector config of --connector_config (validated), or
-// of --connector as the controller at --controller_address has it; its Kafka properties with
-// secret references read; and /metrics serving `registry`.
+// What the all-in-one process with --connector_config starts from: the connector config of
+// --connector_config (validated); its Kafka properties with secret references read; and /metrics
+// serving `registry`. (The split services and a data plane following a controller get their
+// configs from an Agent: agent.h, service_part.h.)
 struct ServiceBase {
   v1::ConnectorConfig config;
   kafka::Properties kafka;
@@ -44,13 +45,6 @@ absl::StatusOr<ServiceBase> StartService(const std::string& metrics_address);
 // The token a client of the controller sends: the content of --controller_token_file, else
 // the environment variable MCSINK_CONTROLLER_TOKEN, else empty.
 absl::StatusOr<std::string> ControllerClientToken();
-
-// Connector `name`'s config as the controller at `address` has it (the first record of its
-// WatchConnectors stream), normalized; NotFound when it does not exist within `timeout`. Sends
-// the token of --controller_token_file or MCSINK_CONTROLLER_TOKEN.
-absl::StatusOr<v1::ConnectorConfig> ConfigFromController(const std::string& address,
-                                                         const std::string& name,
-                                                         absl::Duration timeout);
 
 // When a drain that starts now must end (--drain_seconds).
 absl::Time DrainDeadline();
