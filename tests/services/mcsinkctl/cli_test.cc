@@ -445,12 +445,15 @@ TEST_F(CliTest, WatchPrintsOneLinePerEventAndJsonLines) {
   upsert.set_type(v1::ConnectorEvent::TYPE_UPSERT);
   upsert.set_name("c1");
   *upsert.mutable_record() = service_.connector.record();
+  v1::ConnectorEvent synced;
+  synced.set_type(v1::ConnectorEvent::TYPE_SYNCED);
   v1::ConnectorEvent removed;
   removed.set_type(v1::ConnectorEvent::TYPE_DELETE);
   removed.set_name("c1");
-  service_.events = {upsert, removed};
+  service_.events = {upsert, synced, removed};
   EXPECT_EQ(Run({"watch"}), kExitOk);
   EXPECT_THAT(out_.str(), HasSubstr("UPSERT  c1  target RUNNING  version 3\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("SYNCED  (the connectors above are the current state"));
   EXPECT_THAT(out_.str(), HasSubstr("DELETE  c1\n"));
   EXPECT_EQ(Run({"watch", "c1", "-o", "json"}), kExitOk);
   std::istringstream lines(out_.str());
@@ -461,7 +464,7 @@ TEST_F(CliTest, WatchPrintsOneLinePerEventAndJsonLines) {
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &parsed).ok()) << line;
     ++count;
   }
-  EXPECT_EQ(count, 2);
+  EXPECT_EQ(count, 3);
 }
 
 TEST_F(CliTest, DeleteWithTopicsSaysSo) {
