@@ -626,7 +626,12 @@ std::optional<absl::Duration> TableWriter::Backoff(const absl::Status& status, i
   absl::Duration delay = std::min(options_.initial_backoff * factor, options_.max_backoff);
   // Half fixed, half random, so that writers retrying after a shared outage spread out.
   std::uniform_real_distribution<double> jitter(0.0, 0.5);
-  return delay * 0.5 + delay * jitter(random_);
+  delay = delay * 0.5 + delay * jitter(random_);
+  // Said at every retry: a writer that keeps retrying looks stalled from outside otherwise.
+  MCSINK_LOG(WARNING) << "table " << options_.table << ": attempt " << attempts << " of "
+                      << options_.max_attempts << " failed, retrying in "
+                      << absl::FormatDuration(delay) << ": " << status;
+  return delay;
 }
 
 void TableWriter::Apply(const Action& action, Outcome outcome) {
