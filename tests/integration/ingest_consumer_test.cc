@@ -255,6 +255,42 @@ TEST_F(IngestConsumerTest, PausesWhenTooMuchIsUnacknowledgedAndResumesOnAcks) {
   worker->Stop(absl::Seconds(5));
 }
 
+TEST_F(IngestConsumerTest, APartitionPausedBeforeARebalanceThatGivesItBackIsReadAgain) {
+  // Given a worker paused by backpressure (nothing acknowledged) on a two-partition topic
+  ASSERT_OK(admin_->CreateTopic({.name = topic_, .partitions = 2}));
+  constexpr int64_t kRecords = 4'000;
+  ASSERT_OK(Produce(kRecords, 1000));
+  RecordingSink sink;
+  ConsumerOptions options = Options();
+  options.max_in_flight_bytes = 256 << 10;
+  options.max_batch_bytes = 64 << 10;
+  options.revoke_timeout = absl::Seconds(1);  // the held batches are not waited for long
+  ASSERT_OK_AND_ASSIGN(auto first, ConsumerWorker::Create(options, &sink, 0));
+  first->Start();
+  const absl::Time paused_by = absl::Now() + absl::Seconds(60);
+  while (first->stats().pauses == 0 && absl::Now() < paused_by) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GE(first->stats().pauses, 1);
+
+  // When a second worker joins (a rebalance gives the first one of its partitions back, which
+  // librdkafka still holds paused) and acknowledgements then flow
+  ASSERT_OK_AND_ASSIGN(auto second, ConsumerWorker::Create(options, &sink, 1));
+  second->Start();
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  while (sink.records() < kRecords && absl::Now() < deadline) {
+    AckAll(sink, {first.get(), second.get()});
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+
+  // Then every record is read: neither partition stays paused
+  EXPECT_EQ(sink.records(), kRecords);
+  EXPECT_EQ(first->stats().assignment.size() + second->stats().assignment.size(), 2u);
+  AckAll(sink, {first.get(), second.get()});
+  second->Stop(absl::Seconds(5));
+  first->Stop(absl::Seconds(5));
+}
+
 TEST_F(IngestConsumerTest, LatestStartSkipsWhatWasThereBeforeTheGroupExisted) {
   ASSERT_OK(admin_->CreateTopic({.name = topic_, .partitions = 1}));
   ASSERT_OK(Produce(100));

@@ -50,13 +50,22 @@ class ConsumerWorker::Rebalancer : public RdKafka::RebalanceCb {
         consumer->assign(partitions);
       }
       for (const TopicPartition& tp : tps) worker_->assignment_.push_back(tp);
-      if (worker_->paused_) consumer->pause(partitions);
-      // A partition stopped by the failure policy stays stopped until restarted.
-      std::vector<TopicPartition> stopped;
-      for (const StoppedPartition& s : worker_->stopped_) {
-        if (std::find(tps.begin(), tps.end(), s.tp) != tps.end()) stopped.push_back(s.tp);
+      // Under backpressure everything stays paused; a partition stopped by the failure policy
+      // stays stopped until restarted. The others are resumed if librdkafka still holds them
+      // paused from before the rebalance (it keeps that state for partitions given back).
+      std::vector<TopicPartition> hold;
+      std::vector<TopicPartition> release;
+      for (const TopicPartition& tp : tps) {
+        const bool stopped = std::any_of(worker_->stopped_.begin(), worker_->stopped_.end(),
+                                         [&](const StoppedPartition& s) { return s.tp == tp; });
+        if (worker_->paused_ || stopped) {
+          hold.push_back(tp);
+        } else if (worker_->paused_in_kafka_.contains(tp)) {
+          release.push_back(tp);
+        }
       }
-      if (!stopped.empty()) worker_->PausePartitions(stopped);
+      if (!hold.empty()) worker_->SetPaused(hold, true);
+      if (!release.empty()) worker_->SetPaused(release, false);
       if (PartitionObserver* o = worker_->observer_; o != nullptr) {
         for (const TopicPartition& tp : tps) o->OnAssigned(worker_->index_, tp);
         for (const StoppedPartition& s : worker_->stopped_) {
@@ -188,12 +197,25 @@ std::vector<TopicPartition> ConsumerWorker::RestartStopped() {
 }
 
 void ConsumerWorker::PausePartitions(const std::vector<TopicPartition>& tps) {
+  SetPaused(tps, true);
+}
+
+void ConsumerWorker::SetPaused(const std::vector<TopicPartition>& tps, bool pause) {
   std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
       new std::vector<RdKafka::TopicPartition*>());
   for (const TopicPartition& tp : tps) {
     list->push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+    if (pause) {
+      paused_in_kafka_.insert(tp);
+    } else {
+      paused_in_kafka_.erase(tp);
+    }
   }
-  consumer_->pause(*list);
+  if (pause) {
+    consumer_->pause(*list);
+  } else {
+    consumer_->resume(*list);
+  }
 }
 
 void ConsumerWorker::Stop(absl::Duration drain) {
@@ -338,12 +360,7 @@ void ConsumerWorker::Restart(const std::vector<TopicPartition>& tps) {
       continue;
     }
     // Under backpressure every partition stays paused; ApplyBackpressure resumes it with the rest.
-    if (!paused_) {
-      std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
-          new std::vector<RdKafka::TopicPartition*>());
-      list->push_back(RdKafka::TopicPartition::create(s.tp.topic, s.tp.partition));
-      consumer_->resume(*list);
-    }
+    if (!paused_) SetPaused({s.tp}, false);
     if (observer_ != nullptr) observer_->OnAssigned(index_, s.tp);
     MCSINK_LOG(INFO) << "consumer " << index_ << ": " << s.tp.topic << "[" << s.tp.partition
                      << "] restarted from its committed offset, epoch " << EpochOf(s.tp)
@@ -582,20 +599,23 @@ void ConsumerWorker::ApplyBackpressure() {
   const bool over = in_flight >= options_.max_in_flight_bytes;
   const bool under = in_flight < options_.max_in_flight_bytes / 2;
   if (paused_ == over || (paused_ && !under)) return;
-  std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
-      new std::vector<RdKafka::TopicPartition*>());
-  if (consumer_->assignment(*list) != RdKafka::ERR_NO_ERROR) return;
   paused_ = over;
   if (paused_) {
-    consumer_->pause(*list);
+    if (!assignment_.empty()) SetPaused(assignment_, true);
     if (metrics_ != nullptr) metrics_->OnPaused();
     absl::MutexLock lock(&mu_);
     stats_.pauses++;
   } else {
-    consumer_->resume(*list);
-    std::vector<TopicPartition> stopped;
-    for (const StoppedPartition& st : stopped_) stopped.push_back(st.tp);
-    if (!stopped.empty()) PausePartitions(stopped);
+    // Stopped partitions stay paused; what is not assigned now is resumed when it is assigned
+    // again (Rebalancer), since librdkafka only takes calls for assigned partitions.
+    std::vector<TopicPartition> resume;
+    for (const TopicPartition& tp : assignment_) {
+      if (std::none_of(stopped_.begin(), stopped_.end(),
+                       [&](const StoppedPartition& st) { return st.tp == tp; })) {
+        resume.push_back(tp);
+      }
+    }
+    if (!resume.empty()) SetPaused(resume, false);
   }
 }
 

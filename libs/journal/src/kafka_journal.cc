@@ -291,6 +291,9 @@ absl::Status KafkaJournal::StartTail() {
                  applied->session->state() == SessionEntry::PENDING &&
                  applied->session->writer() == options_.owner) {
         verdicts_[msg->offset()] = Verdict{applied->verdict, applied->duplicate};
+        // A BeforeCommit that gave up (timed out) leaves its verdict behind; keep a bound.
+        constexpr size_t kMaxVerdicts = 1024;
+        if (verdicts_.size() > kMaxVerdicts) verdicts_.erase(verdicts_.begin());
       }
       tail_position_ = std::max(tail_position_, msg->offset() + 1);
     }
@@ -328,7 +331,8 @@ absl::Status KafkaJournal::BeforeCommit(const writer::CommitRecord& record) {
                        record.session.upload_id, " at offset ", offset));
     }
     verdict = std::move(it->second);
-    verdicts_.erase(verdicts_.begin(), std::next(it));  // older ones were given up on
+    // Only its own: other sessions' BeforeCommits may be waiting for older verdicts right now.
+    verdicts_.erase(it);
   }
   if (verdict.status.ok()) return absl::OkStatus();
   MCSINK_LOG(WARNING) << verdict.status;

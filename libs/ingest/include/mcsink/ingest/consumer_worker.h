@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -169,6 +170,10 @@ class ConsumerWorker {
   void HandleFenced(uint64_t batch_id, std::vector<v1::OffsetRange> ranges, bool with_others,
                     const std::string& message);
   void PausePartitions(const std::vector<TopicPartition>& tps);
+  // Pauses or resumes `tps` in librdkafka and remembers which are paused there: librdkafka keeps
+  // a partition paused across a rebalance that gives it back to this consumer, so every
+  // assignment must resume what it should not hold back (else the partition is never read).
+  void SetPaused(const std::vector<TopicPartition>& tps, bool pause);
   uint64_t NextBatchId() { return (static_cast<uint64_t>(index_) << 48) | ++next_seq_; }
   // Hands a record too large to forward to the sink's dead-letter path, as a batch of its own.
   void DeadLetterOversized(const RdKafka::Message& msg);
@@ -217,6 +222,7 @@ class ConsumerWorker {
   absl::Time batch_started_;
   absl::Time last_commit_;
   bool paused_ = false;
+  std::set<TopicPartition> paused_in_kafka_;  // what librdkafka holds paused (SetPaused)
   std::vector<TopicPartition> assignment_;
   std::vector<StoppedPartition> stopped_;
   std::map<TopicPartition, int64_t> committed_;      // last offsets this consumer committed
