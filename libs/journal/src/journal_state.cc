@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "mcsink/common/stable_partition.h"
 #include "mcsink/common/status.h"
 
 namespace mcsink::journal {
@@ -30,12 +31,7 @@ std::string SessionKey(const SessionEntry& session) {
 }
 
 int32_t JournalPartition(const std::string& connector, int partition_count) {
-  uint32_t hash = 2166136261u;
-  for (unsigned char c : connector) {
-    hash ^= c;
-    hash *= 16777619u;
-  }
-  return static_cast<int32_t>(hash % static_cast<uint32_t>(std::max(1, partition_count)));
+  return StablePartition(connector, partition_count);
 }
 
 std::string EncodeEntry(const JournalEntry& entry) {

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "mcsink/common/log.h"
+#include "mcsink/common/stable_partition.h"
 #include "mcsink/common/status.h"
 #include "mcsink/kafka/admin.h"
 #include "mcsink/transform/produced_spans.pb.h"
@@ -71,15 +72,10 @@ std::string ProducedSpansKey(const std::string& role, const std::string& destina
 }
 
 int32_t ProducedSpansPartition(const std::string& connector, int partition_count) {
-  // The same hash as journal::JournalPartition (libs/journal, which depends on this library, so
-  // it cannot be called from here); tests/libs/transform checks that the two agree.
-  uint32_t hash = 2166136261u;
-  for (unsigned char c : connector) {
-    hash ^= c;
-    hash *= 16777619u;
-  }
-  const uint32_t n = static_cast<uint32_t>(std::max(1, partition_count));
-  return static_cast<int32_t>((hash % n + 1) % n);
+  // The partition after journal::JournalPartition's (libs/journal depends on this library, so
+  // both call StablePartition; tests/libs/transform checks that they agree).
+  const int n = std::max(1, partition_count);
+  return (StablePartition(connector, n) + 1) % n;
 }
 
 // A record waiting for its transaction, copied out of the caller's batch.

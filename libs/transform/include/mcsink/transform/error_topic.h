@@ -89,8 +89,9 @@ std::string ProducedSpansKey(const std::string& role, const std::string& destina
                              const std::string& source_topic, int32_t partition);
 
 // The offset-topic partition holding a connector's produced spans: the one after the journal's
-// (journal::JournalPartition, FNV-1a of the connector name), so the writer's open transactions
-// never hold back the journal's read_committed readers. With one partition it is the journal's.
+// (journal::JournalPartition, StablePartition of the connector name), so the writer's open
+// transactions never hold back the journal's read_committed readers. With one partition it is the
+// journal's.
 int32_t ProducedSpansPartition(const std::string& connector, int partition_count);
 
 struct ErrorTopicOptions {
