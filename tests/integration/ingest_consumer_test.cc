@@ -233,7 +233,8 @@ TEST_F(IngestConsumerTest, PausesWhenTooMuchIsUnacknowledgedAndResumesOnAcks) {
   ASSERT_OK_AND_ASSIGN(auto worker, ConsumerWorker::Create(options, &sink, 0));
   worker->Start();
 
-  // With no acknowledgement the worker stops taking records near its bound...
+  // With no acknowledgement the worker stops taking records near its bound, and pauses its
+  // partitions once that lasts longer than its hold...
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (worker->stats().pauses == 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(20));
@@ -253,6 +254,36 @@ TEST_F(IngestConsumerTest, PausesWhenTooMuchIsUnacknowledgedAndResumesOnAcks) {
   EXPECT_EQ(sink.records(), kRecords);
   AckAll(sink, {worker.get()});
   worker->Stop(absl::Seconds(5));
+}
+
+TEST_F(IngestConsumerTest, HoldsWithoutPausingWhenAcknowledgementsComeWithinTheHold) {
+  // Given a worker with a small bound and acknowledgements that come every 200 ms, well within
+  // its 5 s hold
+  ASSERT_OK(admin_->CreateTopic({.name = topic_, .partitions = 3}));
+  constexpr int64_t kRecords = 5'000;
+  ASSERT_OK(Produce(kRecords, 1000));  // about 5 MB: 20 times the bound
+  RecordingSink sink;
+  ConsumerOptions options = Options();
+  options.max_in_flight_bytes = 256 << 10;
+  options.max_batch_bytes = 64 << 10;
+  options.backpressure_hold = absl::Seconds(5);
+  ASSERT_OK_AND_ASSIGN(auto worker, ConsumerWorker::Create(options, &sink, 0));
+  worker->Start();
+
+  // When it reads everything
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (sink.records() < kRecords && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+    AckAll(sink, {worker.get()});
+  }
+  EXPECT_EQ(sink.records(), kRecords);
+  AckAll(sink, {worker.get()});
+  worker->Stop(absl::Seconds(5));
+
+  // Then it held back at its bound many times and never paused a partition in librdkafka
+  // (which would have dropped what librdkafka had prefetched)
+  EXPECT_GE(worker->stats().holds, 5);
+  EXPECT_EQ(worker->stats().pauses, 0);
 }
 
 TEST_F(IngestConsumerTest, APartitionPausedBeforeARebalanceThatGivesItBackIsReadAgain) {

@@ -595,6 +595,19 @@ void ConsumerWorker::ReportProgress() {
 }
 
 void ConsumerWorker::ApplyBackpressure() {
+  if (!paused_ && tracker_.in_flight_bytes() >= options_.max_in_flight_bytes) {
+    // Hold first (ConsumerOptions::backpressure_hold): most stalls end with the writer's next
+    // commit, and a pause would throw away librdkafka's prefetched records.
+    const absl::Time start = absl::Now();
+    WaitForAcks(
+        [this] {
+          return stopping_.load() || tracker_.in_flight_bytes() < options_.max_in_flight_bytes;
+        },
+        start + options_.backpressure_hold);
+    if (metrics_ != nullptr) metrics_->OnHeld(absl::Now() - start);
+    absl::MutexLock lock(&mu_);
+    stats_.holds++;
+  }
   const int64_t in_flight = tracker_.in_flight_bytes();
   const bool over = in_flight >= options_.max_in_flight_bytes;
   const bool under = in_flight < options_.max_in_flight_bytes / 2;

@@ -25,8 +25,15 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r, const std::string& connect
       commit_failures_(AddCounter(r, "mcsink_ingest_offset_commit_failures_total",
                                   "Kafka offset commits that failed.", {{"connector", connector}})),
       pauses_(AddCounter(r, "mcsink_ingest_backpressure_pauses_total",
-                         "Times a consumer paused because too much was unacknowledged.",
+                         "Times a consumer paused its partitions in librdkafka because too much "
+                         "was unacknowledged for longer than its hold.",
                          {{"connector", connector}})),
+      holds_(AddCounter(r, "mcsink_ingest_backpressure_holds_total",
+                        "Times a consumer stopped polling because too much was unacknowledged.",
+                        {{"connector", connector}})),
+      held_seconds_(AddCounter(r, "mcsink_ingest_backpressure_held_seconds_total",
+                               "Time consumers spent not polling, waiting for acknowledgements.",
+                               {{"connector", connector}})),
       stopped_(AddCounter(r, "mcsink_ingest_stopped_partitions_total",
                           "Partitions stopped by the failure policy 'stop'.",
                           {{"connector", connector}})),
@@ -68,6 +75,10 @@ void IngestMetrics::OnCommitted(int64_t partitions) {
 }
 void IngestMetrics::OnCommitFailed() { commit_failures_.Increment(); }
 void IngestMetrics::OnPaused() { pauses_.Increment(); }
+void IngestMetrics::OnHeld(absl::Duration held) {
+  holds_.Increment();
+  held_seconds_.Increment(absl::ToDoubleSeconds(held));
+}
 void IngestMetrics::OnPartitionStopped() { stopped_.Increment(); }
 
 void IngestMetrics::OnLag(const std::string& topic, int32_t partition, int64_t lag) {

@@ -1,7 +1,8 @@
 // One consumer thread of the ingest service: a librdkafka KafkaConsumer in the connector's group
 // that cuts records into batches carrying their exact offset ranges, hands them to a BatchSink,
 // and commits to Kafka only the prefix that came back acknowledged. When more than
-// max_in_flight_bytes are unacknowledged it pauses its partitions instead of buffering.
+// max_in_flight_bytes are unacknowledged it stops polling, and pauses its partitions when that
+// lasts, instead of buffering.
 #pragma once
 
 #include <atomic>
@@ -72,8 +73,15 @@ struct ConsumerOptions {
   // (64 MiB in GrpcServerOptions).
   int64_t max_record_bytes = 48 << 20;
   absl::Duration linger = absl::Milliseconds(50);  // longest a partial batch waits
-  int64_t max_in_flight_bytes = 64 << 20;          // then the worker pauses its partitions
-  int64_t fetch_queue_kbytes = 8 << 10;            // librdkafka's prefetch bound per worker
+  int64_t max_in_flight_bytes = 64 << 20;          // then the worker holds back (below)
+  // Over max_in_flight_bytes, the worker first stops polling and waits up to this long for
+  // acknowledgements; only a longer stall pauses its partitions in librdkafka. A pause starts a
+  // new fetch version, so librdkafka drops what it had prefetched and fetches it again on resume
+  // (with short stalls every few hundred ms, most records were fetched twice and the consumer sat
+  // waiting for fetches). While holding, librdkafka's prefetch stays bounded by
+  // fetch_queue_kbytes, and rebalance callbacks wait for the hold to end (poll() is not called).
+  absl::Duration backpressure_hold = absl::Seconds(1);
+  int64_t fetch_queue_kbytes = 8 << 10;  // librdkafka's prefetch bound per worker
   absl::Duration commit_interval = absl::Seconds(1);
   absl::Duration revoke_timeout = absl::Seconds(30);  // wait for acks of revoked partitions
   // Exactly-once: claims each assigned partition before consuming it (epochs, offsets already
@@ -114,7 +122,8 @@ struct ConsumerStats {
   int64_t bytes = 0;
   int64_t batches = 0;
   int64_t commits = 0;
-  int64_t pauses = 0;
+  int64_t pauses = 0;   // partitions paused in librdkafka (backpressure beyond the hold)
+  int64_t holds = 0;    // polling stopped for backpressure (ConsumerOptions::backpressure_hold)
   int64_t skipped = 0;  // records already in the table (exactly-once recovery), not sent
   std::vector<TopicPartition> assignment;
   std::vector<StoppedPartition> stopped;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/time/time.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -21,6 +22,7 @@ class IngestMetrics {
   void OnCommitted(int64_t partitions);
   void OnCommitFailed();
   void OnPaused();
+  void OnHeld(absl::Duration held);  // ConsumerOptions::backpressure_hold
   void OnLag(const std::string& topic, int32_t partition, int64_t lag);
   void OnPartitionStopped();
   // A record is in the dead-letter topic; `reason` is its failure code (a handful of values).
@@ -42,6 +44,8 @@ class IngestMetrics {
   prometheus::Counter& commits_;
   prometheus::Counter& commit_failures_;
   prometheus::Counter& pauses_;
+  prometheus::Counter& holds_;
+  prometheus::Counter& held_seconds_;
   prometheus::Counter& stopped_;
   prometheus::Family<prometheus::Counter>& dead_lettered_;
   prometheus::Counter& dead_letter_failures_;
