@@ -13,7 +13,9 @@ void BlockShutdownSignals();
 
 // What every service does first in main: BlockShutdownSignals, and cap glibc's malloc arenas at
 // two, since a service's many threads (consumers, gRPC, librdkafka) would otherwise each keep an
-// arena of freed memory and inflate resident memory well beyond what the service holds.
+// arena of freed memory and inflate resident memory well beyond what the service holds
+// (MALLOC_ARENA_MAX in the environment overrides the cap). Turns off Abseil's Mutex deadlock
+// detection, which Debian's build runs on every lock.
 void InitService();
 
 // The signal number received, or nullopt when `timeout` passed first.
