@@ -7,20 +7,14 @@
 #include <set>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "ingest_fixture.h"
 #include "librdkafka/rdkafkacpp.h"
-#include "mcsink/common/grpc_server.h"
-#include "mcsink/config/connector_config.h"
-#include "mcsink/ingest/ingest_service.h"
-#include "mcsink/kafka/admin.h"
-#include "mcsink/kafka/topic_io.h"
+#include "mcsink/kafka/config.h"
 #include "mcsink/testing/kafka_fixture.h"
 #include "mcsink/testing/status_matchers.h"
 #include "mcsink/transform/error_topic.h"
-#include "prometheus/registry.h"
 
 namespace mcsink::ingest {
 namespace {
@@ -62,74 +56,28 @@ class RefusingTransform : public v1::Transform::Service {
   std::set<std::pair<int32_t, int64_t>> seen_ ABSL_GUARDED_BY(mu_);
 };
 
-class IngestDeadLetterTest : public ::testing::Test {
+class IngestDeadLetterTest : public IngestServiceFixture {
  protected:
-  void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(bootstrap_, testing::KafkaFixtureBootstrap());
-    ASSERT_OK_AND_ASSIGN(admin_, kafka::Admin::Create({{"bootstrap.servers", bootstrap_}}));
-    topic_ = testing::UniqueTopicName("ingest-dlq");
-    ASSERT_OK(admin_->CreateTopic({.name = topic_, .partitions = 2}));
-    ASSERT_OK_AND_ASSIGN(transform_server_, GrpcServer::Start({.services = {{&transform_, "t"}}}));
-  }
+  IngestDeadLetterTest() : IngestServiceFixture("ingest-dlq", /*partitions=*/2) {}
 
-  void TearDown() override {
-    if (service_ != nullptr) service_->Stop(absl::Seconds(10));
-    if (transform_server_ != nullptr) transform_server_->Shutdown(absl::Seconds(1));
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(IngestServiceFixture::SetUp());
+    StartTransform(&transform_);
   }
 
   void Start(v1::FailurePolicy policy) {
-    v1::ConnectorConfig config;
-    config.set_name(topic_);
-    config.set_source_topic(topic_);
-    config.set_failure_policy(policy);
-    (*config.mutable_kafka_properties())["bootstrap.servers"] = bootstrap_;
-    config.mutable_target()->set_endpoint("http://127.0.0.1:1/api");
-    config.mutable_target()->set_project("p");
-    config.mutable_target()->set_table("t");
-    config.mutable_target()->mutable_access_key_id()->set_env("AK");
-    config.mutable_target()->mutable_access_key_secret()->set_env("SK");
-    ASSERT_OK_AND_ASSIGN(config_, config::Normalize(config));
-    // The broker does not create topics on use; the controller creates these in production.
-    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().dead_letter_topic(), .partitions = 2}));
-    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().status_topic(), .partitions = 1}));
-    IngestServiceOptions options;
-    options.connector = config_;
-    options.extra_kafka_properties = {{"session.timeout.ms", "6000"},
-                                      {"heartbeat.interval.ms", "500"}};
-    options.transform_channel = transform_server_->InProcessChannel();
-    options.tuning.max_batch_records = 5;  // several batches per partition
-    options.tuning.linger = absl::Milliseconds(20);
+    ASSERT_NO_FATAL_FAILURE(Configure(policy, /*dead_letter_partitions=*/2));
+    IngestServiceOptions options = ServiceOptions();
     options.tuning.max_record_bytes = 1000;
-    options.tuning.commit_interval = absl::Milliseconds(200);
-    ASSERT_OK_AND_ASSIGN(service_, IngestService::Create(options, registry_));
-    service_->Start();
+    StartService(options);
   }
 
   // 20 records in each partition, and in partition 1 one more of 2000 bytes (too large).
   void ProduceRecords() {
-    for (int32_t p = 0; p < 2; ++p) {
-      ASSERT_OK(testing::ProduceTestRecords(
-          bootstrap_, topic_, 20, [p](int64_t i) { return absl::StrCat("k", p, "-", i); },
-          [](int64_t i) { return absl::StrCat("value-", i); }, p));
-    }
+    for (int32_t p = 0; p < 2; ++p) ASSERT_NO_FATAL_FAILURE(Produce(p, 20));
     ASSERT_OK(testing::ProduceTestRecords(
         bootstrap_, topic_, 1, [](int64_t) { return std::string("big"); },
         [](int64_t) { return std::string(2000, 'x'); }, 1));
-  }
-
-  // Waits until the group committed `expected` (partition -> offset) or 60 s passed; returns what
-  // it committed last.
-  std::map<int32_t, int64_t> WaitForCommitted(const std::map<int32_t, int64_t>& expected) {
-    std::map<int32_t, int64_t> committed;
-    for (const absl::Time until = absl::Now() + absl::Seconds(60); absl::Now() < until;
-         absl::SleepFor(absl::Milliseconds(200))) {
-      auto offsets = admin_->CommittedOffsets(config_.consumer_group(), topic_);
-      if (offsets.ok()) committed = *offsets;
-      bool done = true;
-      for (const auto& [p, o] : expected) done = done && committed[p] == o;
-      if (done) break;
-    }
-    return committed;
   }
 
   struct DeadLetter {
@@ -185,32 +133,7 @@ class IngestDeadLetterTest : public ::testing::Test {
     return out;
   }
 
-  // The partition's latest status in the status topic, once it is in `state` (status is
-  // published asynchronously; up to 30 s), else the last one read.
-  v1::PartitionStatus Status(int32_t partition, v1::PartitionState state) {
-    const std::string key = absl::StrCat("partition-", topic_, "-", partition);
-    v1::PartitionStatus s;
-    for (const absl::Time until = absl::Now() + absl::Seconds(30); absl::Now() < until;
-         absl::SleepFor(absl::Milliseconds(200))) {
-      auto records = kafka::ReadLatestByKey({{"bootstrap.servers", bootstrap_}},
-                                            config_.topics().status_topic());
-      if (!records.ok()) continue;
-      auto it = records->find(key);
-      if (it == records->end()) continue;
-      s.Clear();
-      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(it->second, &s).ok()) << it->second;
-      if (s.state() == state) break;
-    }
-    return s;
-  }
-
-  std::string bootstrap_, topic_;
-  std::unique_ptr<kafka::Admin> admin_;
-  v1::ConnectorConfig config_;
-  prometheus::Registry registry_;
   RefusingTransform transform_;
-  std::unique_ptr<GrpcServer> transform_server_;
-  std::unique_ptr<IngestService> service_;
 };
 
 TEST_F(IngestDeadLetterTest, ContinueDeadLettersRefusedAndOversizedRecordsAndCommitsEverything) {
@@ -254,14 +177,7 @@ TEST_F(IngestDeadLetterTest, StopStopsThePartitionAtItsFirstRefusedRecordInstead
   auto committed = WaitForCommitted({{1, 20}});
   EXPECT_EQ(committed[1], 20) << "partition 1 is committed up to the huge record";
   EXPECT_LE(committed[0], 0) << "nothing of partition 0 is committed";
-  std::map<int32_t, int64_t> stopped;
-  for (const absl::Time until = absl::Now() + absl::Seconds(30);
-       stopped.size() < 2 && absl::Now() < until; absl::SleepFor(absl::Milliseconds(100))) {
-    for (const ConsumerStats& s : service_->stats()) {
-      for (const StoppedPartition& p : s.stopped) stopped[p.tp.partition] = p.offset;
-    }
-  }
-  EXPECT_EQ(stopped, (std::map<int32_t, int64_t>{{0, 0}, {1, 20}}));
+  EXPECT_EQ(WaitForStopped(2), (std::map<int32_t, int64_t>{{0, 0}, {1, 20}}));
   // And nothing went to the dead-letter topic
   EXPECT_TRUE(ReadDeadLetters().empty());
   // And the status topic says STOPPED with the error

@@ -7,18 +7,12 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
-#include "mcsink/common/grpc_server.h"
-#include "mcsink/config/connector_config.h"
+#include "ingest_fixture.h"
 #include "mcsink/ingest/fenced_batches.h"
-#include "mcsink/ingest/ingest_service.h"
-#include "mcsink/kafka/admin.h"
 #include "mcsink/pipeline/failure_codes.h"
-#include "mcsink/testing/kafka_fixture.h"
 #include "mcsink/testing/status_matchers.h"
-#include "prometheus/registry.h"
 
 namespace mcsink::ingest {
 namespace {
@@ -90,78 +84,16 @@ class FencingTransform : public v1::Transform::Service {
   std::vector<Received> received_ ABSL_GUARDED_BY(mu_);
 };
 
-class IngestResendTest : public ::testing::Test {
+class IngestResendTest : public IngestServiceFixture {
  protected:
-  void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(bootstrap_, testing::KafkaFixtureBootstrap());
-    ASSERT_OK_AND_ASSIGN(admin_, kafka::Admin::Create({{"bootstrap.servers", bootstrap_}}));
-    topic_ = testing::UniqueTopicName("ingest-resend");
-    ASSERT_OK(admin_->CreateTopic({.name = topic_, .partitions = 2}));
-  }
-
-  void TearDown() override {
-    if (service_ != nullptr) service_->Stop(absl::Seconds(10));
-    if (transform_server_ != nullptr) transform_server_->Shutdown(absl::Seconds(1));
-  }
+  IngestResendTest() : IngestServiceFixture("ingest-resend", /*partitions=*/2) {}
 
   void Start(int fence_times, bool mixed) {
     transform_ = std::make_unique<FencingTransform>(fence_times, mixed);
-    ASSERT_OK_AND_ASSIGN(transform_server_,
-                         GrpcServer::Start({.services = {{transform_.get(), "t"}}}));
-    v1::ConnectorConfig config;
-    config.set_name(topic_);
-    config.set_source_topic(topic_);
-    config.set_failure_policy(v1::FAILURE_POLICY_CONTINUE);
-    (*config.mutable_kafka_properties())["bootstrap.servers"] = bootstrap_;
-    config.mutable_target()->set_endpoint("http://127.0.0.1:1/api");
-    config.mutable_target()->set_project("p");
-    config.mutable_target()->set_table("t");
-    config.mutable_target()->mutable_access_key_id()->set_env("AK");
-    config.mutable_target()->mutable_access_key_secret()->set_env("SK");
-    ASSERT_OK_AND_ASSIGN(config_, config::Normalize(config));
-    // The broker does not create topics on use; the controller creates these in production.
-    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().dead_letter_topic(), .partitions = 1}));
-    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().status_topic(), .partitions = 1}));
-    IngestServiceOptions options;
-    options.connector = config_;
-    options.extra_kafka_properties = {{"session.timeout.ms", "6000"},
-                                      {"heartbeat.interval.ms", "500"}};
-    options.transform_channel = transform_server_->InProcessChannel();
-    options.tuning.max_batch_records = 5;  // several batches per partition
-    options.tuning.linger = absl::Milliseconds(20);
-    options.tuning.commit_interval = absl::Milliseconds(200);
-    ASSERT_OK_AND_ASSIGN(service_, IngestService::Create(options, registry_));
-    service_->Start();
-    for (int32_t p = 0; p < 2; ++p) {
-      ASSERT_OK(testing::ProduceTestRecords(
-          bootstrap_, topic_, 20, [p](int64_t i) { return absl::StrCat("k", p, "-", i); },
-          [p](int64_t i) { return absl::StrCat("value-", p, "-", i); }, p));
-    }
-  }
-
-  // Waits until the group committed `expected` (partition -> offset) or 60 s passed; returns what
-  // it committed last.
-  std::map<int32_t, int64_t> WaitForCommitted(const std::map<int32_t, int64_t>& expected) {
-    std::map<int32_t, int64_t> committed;
-    for (const absl::Time until = absl::Now() + absl::Seconds(60); absl::Now() < until;
-         absl::SleepFor(absl::Milliseconds(200))) {
-      auto offsets = admin_->CommittedOffsets(config_.consumer_group(), topic_);
-      if (offsets.ok()) committed = *offsets;
-      bool done = true;
-      for (const auto& [p, o] : expected) done = done && committed[p] == o;
-      if (done) break;
-    }
-    return committed;
-  }
-
-  // The sum of a counter family's values (0 when absent).
-  double Counter(const std::string& name) {
-    double sum = 0;
-    for (const prometheus::MetricFamily& family : registry_.Collect()) {
-      if (family.name != name) continue;
-      for (const prometheus::ClientMetric& m : family.metric) sum += m.counter.value;
-    }
-    return sum;
+    ASSERT_NO_FATAL_FAILURE(StartTransform(transform_.get()));
+    ASSERT_NO_FATAL_FAILURE(Configure(v1::FAILURE_POLICY_CONTINUE, /*dead_letter_partitions=*/1));
+    ASSERT_NO_FATAL_FAILURE(StartService(ServiceOptions()));
+    for (int32_t p = 0; p < 2; ++p) ASSERT_NO_FATAL_FAILURE(Produce(p, 20));
   }
 
   // The batches the transform received with id `batch_id`, in order.
@@ -182,13 +114,7 @@ class IngestResendTest : public ::testing::Test {
     return {};
   }
 
-  std::string bootstrap_, topic_;
-  std::unique_ptr<kafka::Admin> admin_;
-  v1::ConnectorConfig config_;
-  prometheus::Registry registry_;
   std::unique_ptr<FencingTransform> transform_;
-  std::unique_ptr<GrpcServer> transform_server_;
-  std::unique_ptr<IngestService> service_;
 };
 
 // Whether `resent` carries exactly the records of `ranges`, as `original` carried them.

@@ -7,20 +7,11 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "mcsink/common/grpc_server.h"
-#include "mcsink/config/connector_config.h"
-#include "mcsink/ingest/ingest_service.h"
+#include "ingest_fixture.h"
 #include "mcsink/ingest/partition_gate.h"
-#include "mcsink/kafka/admin.h"
-#include "mcsink/kafka/topic_io.h"
 #include "mcsink/pipeline/failure_codes.h"
-#include "mcsink/testing/kafka_fixture.h"
-#include "mcsink/testing/status_matchers.h"
-#include "prometheus/registry.h"
 
 namespace mcsink::ingest {
 namespace {
@@ -100,120 +91,29 @@ class FakeGate : public PartitionGate {
   std::map<int32_t, std::vector<int64_t>> epochs_ ABSL_GUARDED_BY(mu_);
 };
 
-class IngestRestartTest : public ::testing::Test {
+class IngestRestartTest : public IngestServiceFixture {
  protected:
-  void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(bootstrap_, testing::KafkaFixtureBootstrap());
-    ASSERT_OK_AND_ASSIGN(admin_, kafka::Admin::Create({{"bootstrap.servers", bootstrap_}}));
-    topic_ = testing::UniqueTopicName("ingest-restart");
-    ASSERT_OK(admin_->CreateTopic({.name = topic_, .partitions = 3}));
-    ASSERT_OK_AND_ASSIGN(transform_server_, GrpcServer::Start({.services = {{&transform_, "t"}}}));
+  IngestRestartTest() : IngestServiceFixture("ingest-restart", /*partitions=*/3) {}
 
-    v1::ConnectorConfig config;
-    config.set_name(topic_);
-    config.set_source_topic(topic_);
-    config.set_failure_policy(v1::FAILURE_POLICY_STOP);
-    (*config.mutable_kafka_properties())["bootstrap.servers"] = bootstrap_;
-    config.mutable_target()->set_endpoint("http://127.0.0.1:1/api");
-    config.mutable_target()->set_project("p");
-    config.mutable_target()->set_table("t");
-    config.mutable_target()->mutable_access_key_id()->set_env("AK");
-    config.mutable_target()->mutable_access_key_secret()->set_env("SK");
-    ASSERT_OK_AND_ASSIGN(config_, config::Normalize(config));
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(IngestServiceFixture::SetUp());
+    ASSERT_NO_FATAL_FAILURE(StartTransform(&transform_));
+    ASSERT_NO_FATAL_FAILURE(Configure(v1::FAILURE_POLICY_STOP, /*dead_letter_partitions=*/1));
     // One consumer (the guide's 6 would join the group one after another): a rebalance among
     // the test's own consumers re-claims every partition, which would blur what the restart
     // alone did.
     config_.set_concurrency(1);
-    // The broker does not create topics on use; the controller creates these in production.
-    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().dead_letter_topic(), .partitions = 1}));
-    ASSERT_OK(admin_->CreateTopic({.name = config_.topics().status_topic(), .partitions = 1}));
   }
 
   // `gate`: exactly-once claims (null: at-least-once).
   void Start(PartitionGate* gate) {
-    IngestServiceOptions options;
-    options.connector = config_;
-    options.extra_kafka_properties = {{"session.timeout.ms", "6000"},
-                                      {"heartbeat.interval.ms", "500"}};
-    options.transform_channel = transform_server_->InProcessChannel();
-    options.tuning.max_batch_records = 5;  // several batches per partition
-    options.tuning.linger = absl::Milliseconds(20);
-    options.tuning.commit_interval = absl::Milliseconds(200);
+    IngestServiceOptions options = ServiceOptions();
     options.tuning.gate = gate;
-    ASSERT_OK_AND_ASSIGN(service_, IngestService::Create(options, registry_));
-    service_->Start();
+    StartService(options);
   }
 
-  void TearDown() override {
-    if (service_ != nullptr) service_->Stop(absl::Seconds(10));
-    if (transform_server_ != nullptr) transform_server_->Shutdown(absl::Seconds(1));
-  }
-
-  // `count` records into `partition`, offsets going on from what is there.
-  void Produce(int32_t partition, int64_t count) {
-    ASSERT_OK(testing::ProduceTestRecords(
-        bootstrap_, topic_, count,
-        [partition](int64_t i) { return absl::StrCat("k", partition, "-", i); },
-        [](int64_t i) { return absl::StrCat("value-", i); }, partition));
-  }
-
-  // Waits until the group committed `expected` (partition -> offset) or 60 s passed; returns what
-  // it committed last.
-  std::map<int32_t, int64_t> WaitForCommitted(const std::map<int32_t, int64_t>& expected) {
-    std::map<int32_t, int64_t> committed;
-    for (const absl::Time until = absl::Now() + absl::Seconds(60); absl::Now() < until;
-         absl::SleepFor(absl::Milliseconds(200))) {
-      auto offsets = admin_->CommittedOffsets(config_.consumer_group(), topic_);
-      if (offsets.ok()) committed = *offsets;
-      bool done = true;
-      for (const auto& [p, o] : expected) done = done && committed[p] == o;
-      if (done) break;
-    }
-    return committed;
-  }
-
-  // The stopped partitions of every consumer (partition -> offset), once there are `count` of
-  // them (or 30 s passed).
-  std::map<int32_t, int64_t> WaitForStopped(size_t count) {
-    std::map<int32_t, int64_t> stopped;
-    for (const absl::Time until = absl::Now() + absl::Seconds(30); absl::Now() < until;
-         absl::SleepFor(absl::Milliseconds(100))) {
-      stopped.clear();
-      for (const ConsumerStats& s : service_->stats()) {
-        for (const StoppedPartition& p : s.stopped) stopped[p.tp.partition] = p.offset;
-      }
-      if (stopped.size() == count) break;
-    }
-    return stopped;
-  }
-
-  // The partition's latest status in the status topic, once it is in `state` (status is
-  // published asynchronously; up to 30 s), else the last one read.
-  v1::PartitionStatus Status(int32_t partition, v1::PartitionState state) {
-    const std::string key = PartitionStatusKey(topic_, partition);
-    v1::PartitionStatus s;
-    for (const absl::Time until = absl::Now() + absl::Seconds(30); absl::Now() < until;
-         absl::SleepFor(absl::Milliseconds(200))) {
-      auto records = kafka::ReadLatestByKey({{"bootstrap.servers", bootstrap_}},
-                                            config_.topics().status_topic());
-      if (!records.ok()) continue;
-      auto it = records->find(key);
-      if (it == records->end()) continue;
-      s.Clear();
-      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(it->second, &s).ok()) << it->second;
-      if (s.state() == state) break;
-    }
-    return s;
-  }
-
-  std::string bootstrap_, topic_;
-  std::unique_ptr<kafka::Admin> admin_;
-  v1::ConnectorConfig config_;
-  prometheus::Registry registry_;
   FailingTransform transform_;
   FakeGate gate_;
-  std::unique_ptr<GrpcServer> transform_server_;
-  std::unique_ptr<IngestService> service_;
 };
 
 TEST_F(IngestRestartTest, RestartReadsOnlyTheStoppedPartitionAgainFromItsCommittedOffset) {
