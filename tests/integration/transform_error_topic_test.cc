@@ -21,6 +21,7 @@
 #include "mcsink/kafka/admin.h"
 #include "mcsink/testing/kafka_fixture.h"
 #include "mcsink/testing/status_matchers.h"
+#include "mcsink/testing/transform_test_support.h"
 #include "mcsink/transform/error_topic.h"
 #include "mcsink/transform/transform_service.h"
 #include "prometheus/registry.h"
@@ -312,28 +313,20 @@ TEST_F(ErrorTopicExactlyOnceTest, ReportsTheCostOfATransactionPerBatch) {
 
 // A writer that, on each RowBatch, first looks at what a read_committed reader finds in the
 // error topic at that moment, then acknowledges.
-class PeekingWriter : public v1::Writer::Service {
+class PeekingWriter : public testing::FakeWriter {
  public:
   PeekingWriter(std::string bootstrap, std::string error_topic)
       : bootstrap_(std::move(bootstrap)), error_topic_(std::move(error_topic)) {}
-  grpc::Status Write(grpc::ServerContext*,
-                     grpc::ServerReaderWriter<v1::Ack, v1::RowBatch>* stream) override {
-    v1::RowBatch batch;
-    while (stream->Read(&batch)) {
-      const size_t committed = ReadCommitted(bootstrap_, error_topic_).size();
-      {
-        absl::MutexLock lock(&mu_);
-        committed_when_rows_arrived_.push_back(committed);
-      }
-      v1::Ack ack;
-      ack.set_batch_id(batch.batch_id());
-      stream->Write(ack);
-    }
-    return grpc::Status::OK;
-  }
   std::vector<size_t> committed_when_rows_arrived() {
     absl::MutexLock lock(&mu_);
     return committed_when_rows_arrived_;
+  }
+
+ protected:
+  void Received(const v1::RowBatch&) override {
+    const size_t committed = ReadCommitted(bootstrap_, error_topic_).size();
+    absl::MutexLock lock(&mu_);
+    committed_when_rows_arrived_.push_back(committed);
   }
 
  private:
@@ -347,16 +340,9 @@ class TransformErrorTopicTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(bootstrap_, testing::KafkaFixtureBootstrap());
     ASSERT_OK_AND_ASSIGN(admin_, kafka::Admin::Create({{"bootstrap.servers", bootstrap_}}));
-    v1::ConnectorConfig config;
-    config.set_name(testing::UniqueTopicName("eo-transform"));
-    config.set_source_topic(config.name() + "-in");
-    (*config.mutable_kafka_properties())["bootstrap.servers"] = bootstrap_;
-    config.mutable_target()->set_endpoint("http://127.0.0.1:1/api");
-    config.mutable_target()->set_project("p");
-    config.mutable_target()->set_table("t");
-    config.mutable_target()->mutable_access_key_id()->set_env("AK");
-    config.mutable_target()->mutable_access_key_secret()->set_env("SK");
-    ASSERT_OK_AND_ASSIGN(config_, config::Normalize(config));
+    const std::string name = testing::UniqueTopicName("eo-transform");
+    ASSERT_OK_AND_ASSIGN(config_, config::Normalize(testing::TestConnector(
+                                      v1::ConnectorConfig(), name, name + "-in", bootstrap_)));
     ASSERT_OK(admin_->CreateTopic({.name = config_.topics().error_topic(), .partitions = 1}));
     ASSERT_OK(admin_->CreateTopic({.name = config_.topics().offset_topic(),
                                    .partitions = 2,
@@ -366,77 +352,28 @@ class TransformErrorTopicTest : public ::testing::Test {
   }
 
   // A transform service of the connector, as one replica of it.
-  struct Replica {
-    std::unique_ptr<TransformService> service;
-    std::unique_ptr<GrpcServer> server;
-    std::unique_ptr<v1::Transform::Stub> stub;
-    grpc::ClientContext context;
-    std::unique_ptr<grpc::ClientReaderWriter<v1::RecordBatch, v1::Ack>> stream;
-    ~Replica() {
-      if (stream != nullptr) {
-        stream->WritesDone();
-        v1::Ack ignored;
-        while (stream->Read(&ignored)) {
-        }
-        stream->Finish();
-      }
-      if (service != nullptr) service->Stop(absl::Seconds(5));
-      if (server != nullptr) server->Shutdown(absl::Seconds(1));
-    }
-  };
+  using Replica = testing::TransformUnderTest;
 
   std::unique_ptr<Replica> StartReplica() {
-    auto replica = std::make_unique<Replica>();
     TransformServiceOptions options;
     options.connector = config_;
-    options.schema.columns = {{"topic", {maxcompute::TypeKind::kString}},
-                              {"partition", {maxcompute::TypeKind::kBigint}},
-                              {"offset", {maxcompute::TypeKind::kBigint}},
-                              {"key", {maxcompute::TypeKind::kString}},
-                              {"value", {maxcompute::TypeKind::kString}}};
-    options.schema.partition_columns = {{"pt", {maxcompute::TypeKind::kString}}};
+    options.schema = testing::SeedTableSchema();
     options.kafka_properties = {{"bootstrap.servers", bootstrap_}};
     options.writer_channel = writer_server_->InProcessChannel();
-    auto service = TransformService::Create(options, registry_);
-    EXPECT_OK(service);
-    if (!service.ok()) return nullptr;
-    replica->service = std::move(*service);
-    auto server = GrpcServer::Start({.services = {{replica->service.get(), "t"}}});
-    EXPECT_OK(server);
-    if (!server.ok()) return nullptr;
-    replica->server = std::move(*server);
-    replica->stub = v1::Transform::NewStub(replica->server->InProcessChannel());
-    replica->stream = replica->stub->Convert(&replica->context);
-    return replica;
+    auto replica = Replica::Start(options, registry_);
+    EXPECT_OK(replica);
+    return replica.ok() ? std::move(*replica) : nullptr;
   }
 
-  // Offsets 10..13 of partition 4; offset 12 is not valid UTF-8.
+  // Offsets 10..13 of partition 4; offset 12 is not valid UTF-8. Stamped now: see Record().
   v1::RecordBatch BatchWithABadRecord(uint64_t id) {
-    v1::RecordBatch batch;
-    batch.set_batch_id(id);
-    batch.set_topic(config_.source_topic());
-    v1::OffsetRange* range = batch.add_ranges();
-    range->set_topic(config_.source_topic());
-    range->set_partition(4);
-    range->set_first_offset(10);
-    range->set_last_offset(13);
-    const std::vector<std::string> values = {"a", "b", std::string("\xff\xfe", 2), "d"};
-    for (int i = 0; i < 4; ++i) {
-      v1::KafkaRecord* r = batch.add_records();
-      r->set_partition(4);
-      r->set_offset(10 + i);
-      r->set_timestamp_ms(absl::ToUnixMillis(absl::Now()));  // see Record()
-      r->set_timestamp_type(v1::KafkaRecord::TIMESTAMP_CREATE_TIME);
-      r->set_value(values[static_cast<size_t>(i)]);
-    }
-    return batch;
+    return testing::MakeRecordBatch(
+        {.id = id, .topic = config_.source_topic(), .partition = 4, .first_offset = 10},
+        {"a", "b", std::string("\xff\xfe", 2), "d"});
   }
 
   static v1::Ack Convert(Replica& replica, const v1::RecordBatch& batch) {
-    EXPECT_TRUE(replica.stream->Write(batch));
-    v1::Ack ack;
-    EXPECT_TRUE(replica.stream->Read(&ack));
-    return ack;
+    return replica.Convert(batch);
   }
 
   std::string bootstrap_;

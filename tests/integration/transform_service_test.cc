@@ -1,19 +1,19 @@
 // The transform service between a test ingest stream and a test writer, with the error topic on
 // the real Kafka broker: rows, error records with their headers, failure policies, and acks that
 // wait for the writer.
+#include <algorithm>
 #include <map>
+#include <string>
+#include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "mcsink/common/grpc_server.h"
 #include "mcsink/config/connector_config.h"
 #include "mcsink/kafka/admin.h"
-#include "mcsink/maxcompute/record_decoder.h"
-#include "mcsink/maxcompute/record_encoder.h"
 #include "mcsink/testing/kafka_fixture.h"
 #include "mcsink/testing/status_matchers.h"
+#include "mcsink/testing/transform_test_support.h"
 #include "mcsink/transform/transform_service.h"
 
 namespace mcsink::transform {
@@ -22,64 +22,6 @@ namespace {
 using maxcompute::Row;
 using maxcompute::TableSchema;
 
-// A writer that keeps what it receives and acknowledges unless holding.
-class TestWriter : public v1::Writer::Service {
- public:
-  grpc::Status Write(grpc::ServerContext*,
-                     grpc::ServerReaderWriter<v1::Ack, v1::RowBatch>* stream) override {
-    v1::RowBatch batch;
-    while (stream->Read(&batch)) {
-      absl::MutexLock lock(&mu_);
-      batches_.push_back(batch);
-      auto go = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !hold_; };
-      mu_.Await(absl::Condition(&go));
-      v1::Ack ack;
-      ack.set_batch_id(batch.batch_id());
-      stream->Write(ack);
-    }
-    return grpc::Status::OK;
-  }
-  void Hold(bool hold) {
-    absl::MutexLock lock(&mu_);
-    hold_ = hold;
-  }
-  bool WaitBatches(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return batches_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
-  }
-  std::vector<v1::RowBatch> batches() {
-    absl::MutexLock lock(&mu_);
-    return batches_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<v1::RowBatch> batches_ ABSL_GUARDED_BY(mu_);
-  bool hold_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-class Acks {
- public:
-  void Add(const v1::Ack& ack) {
-    absl::MutexLock lock(&mu_);
-    acks_.push_back(ack);
-  }
-  bool Wait(size_t n, absl::Duration timeout = absl::Seconds(30)) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return acks_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
-  }
-  std::vector<v1::Ack> all() {
-    absl::MutexLock lock(&mu_);
-    return acks_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<v1::Ack> acks_ ABSL_GUARDED_BY(mu_);
-};
-
 TableSchema Schema(const std::vector<std::pair<std::string, std::string>>& columns) {
   TableSchema schema;
   for (const auto& [name, type] : columns) {
@@ -87,14 +29,6 @@ TableSchema Schema(const std::vector<std::pair<std::string, std::string>>& colum
   }
   schema.partition_columns.push_back({"pt", maxcompute::Type{}});
   return schema;
-}
-
-TableSchema SeedSchema() {
-  return Schema({{"topic", "STRING"},
-                 {"partition", "BIGINT"},
-                 {"offset", "BIGINT"},
-                 {"key", "STRING"},
-                 {"value", "STRING"}});
 }
 
 struct ErrorTopicRecord {
@@ -112,15 +46,8 @@ class TransformServiceTest : public ::testing::Test {
 
   void Start(v1::ConnectorConfig config, TableSchema schema) {
     ASSERT_OK_AND_ASSIGN(writer_server_, GrpcServer::Start({.services = {{&writer_, "w"}}}));
-    config.set_name(name_);
-    config.set_source_topic(name_ + "-in");
-    (*config.mutable_kafka_properties())["bootstrap.servers"] = bootstrap_;
-    config.mutable_target()->set_endpoint("http://127.0.0.1:1/api");
-    config.mutable_target()->set_project("p");
-    config.mutable_target()->set_table("t");
-    config.mutable_target()->mutable_access_key_id()->set_env("AK");
-    config.mutable_target()->mutable_access_key_secret()->set_env("SK");
-    ASSERT_OK_AND_ASSIGN(config_, config::Normalize(config));
+    ASSERT_OK_AND_ASSIGN(config_, config::Normalize(testing::TestConnector(
+                                      std::move(config), name_, name_ + "-in", bootstrap_)));
     ASSERT_OK(admin_->CreateTopic({.name = config_.topics().error_topic(), .partitions = 1}));
     // The exactly-once error topic keeps what it produced in the offset topic.
     ASSERT_OK(admin_->CreateTopic({.name = config_.topics().offset_topic(),
@@ -146,46 +73,23 @@ class TransformServiceTest : public ::testing::Test {
     if (client_ != nullptr) client_->Close(absl::Seconds(5));
     if (service_ != nullptr) service_->Stop(absl::Seconds(5));
     if (server_ != nullptr) server_->Shutdown(absl::Seconds(1));
+    if (writer_server_ != nullptr) writer_server_->Shutdown(absl::Seconds(1));
   }
 
-  // A batch of one partition's records with the given values.
+  // A batch of one partition's records with the given values, stamped now.
   v1::RecordBatch Batch(uint64_t id, int32_t partition, int64_t first_offset,
                         const std::vector<std::string>& values) {
-    v1::RecordBatch b;
-    b.set_batch_id(id);
-    b.set_topic(config_.source_topic());
-    b.set_connector(name_);
-    v1::OffsetRange* r = b.add_ranges();
-    r->set_topic(config_.source_topic());
-    r->set_partition(partition);
-    r->set_first_offset(first_offset);
-    r->set_last_offset(first_offset + static_cast<int64_t>(values.size()) - 1);
-    for (size_t i = 0; i < values.size(); ++i) {
-      v1::KafkaRecord* rec = b.add_records();
-      rec->set_partition(partition);
-      rec->set_offset(first_offset + static_cast<int64_t>(i));
-      rec->set_timestamp_ms(1605596400000);  // 2020-11-17 15:00 at GMT+08:00
-      rec->set_timestamp_type(v1::KafkaRecord::TIMESTAMP_CREATE_TIME);
-      rec->set_key(absl::StrCat("k", i));
-      rec->set_value(values[i]);
-    }
-    return b;
+    return testing::MakeRecordBatch({.id = id,
+                                     .topic = config_.source_topic(),
+                                     .connector = name_,
+                                     .partition = partition,
+                                     .first_offset = first_offset,
+                                     .keys = true},
+                                    values);
   }
 
   std::vector<Row> Rows(const TableSchema& schema) {
-    std::vector<Row> out;
-    for (const v1::RowBatch& b : writer_.batches()) {
-      for (const v1::RowGroup& g : b.groups()) {
-        std::string stream = g.encoded_rows();
-        maxcompute::StreamTrailer trailer;
-        for (uint32_t crc : g.row_crcs()) trailer.Add(crc);
-        trailer.AppendTo(&stream);
-        auto rows = maxcompute::DecodeRecordStream(schema, stream);
-        EXPECT_OK(rows);
-        if (rows.ok()) out.insert(out.end(), rows->begin(), rows->end());
-      }
-    }
-    return out;
+    return testing::DecodeRows(writer_.batches(), schema);
   }
 
   std::vector<ErrorTopicRecord> ReadErrorTopic(size_t expected) {
@@ -221,15 +125,15 @@ class TransformServiceTest : public ::testing::Test {
   std::unique_ptr<kafka::Admin> admin_;
   v1::ConnectorConfig config_;
   prometheus::Registry registry_;
-  TestWriter writer_;
+  testing::FakeWriter writer_;
   std::unique_ptr<GrpcServer> writer_server_, server_;
   std::unique_ptr<TransformService> service_;
   std::unique_ptr<pipeline::StreamClient<v1::RecordBatch, v1::Ack>> client_;
-  Acks acks_;
+  testing::Collected<v1::Ack> acks_;
 };
 
 TEST_F(TransformServiceTest, GoodRecordsBecomeRowsAndABadOneGoesToTheErrorTopicWithItsReason) {
-  Start(v1::ConnectorConfig(), SeedSchema());
+  Start(v1::ConnectorConfig(), testing::SeedTableSchema());
   ASSERT_OK(client_->Send(Batch(7, 2, 100, {"a", "b", std::string("\xff\xfe", 2), "d"})));
 
   ASSERT_TRUE(acks_.Wait(1));
@@ -240,7 +144,7 @@ TEST_F(TransformServiceTest, GoodRecordsBecomeRowsAndABadOneGoesToTheErrorTopicW
   EXPECT_EQ(ack.ranges(0).last_offset(), 103);
   EXPECT_EQ(ack.stopped_size(), 0);
 
-  const std::vector<Row> rows = Rows(SeedSchema());
+  const std::vector<Row> rows = Rows(testing::SeedTableSchema());
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(std::get<std::string>(rows[0][0]), config_.source_topic());
   EXPECT_EQ(std::get<int64_t>(rows[0][1]), 2);
@@ -290,7 +194,7 @@ TEST_F(TransformServiceTest, StopPolicyStopsOnlyTheFailingPartitionAtTheFailedRe
 }
 
 TEST_F(TransformServiceTest, AcknowledgesUpstreamOnlyAfterTheWriterDid) {
-  Start(v1::ConnectorConfig(), SeedSchema());
+  Start(v1::ConnectorConfig(), testing::SeedTableSchema());
   writer_.Hold(true);
   ASSERT_OK(client_->Send(Batch(1, 0, 0, {"a"})));
   ASSERT_TRUE(writer_.WaitBatches(1));
