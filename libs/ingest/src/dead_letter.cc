@@ -71,30 +71,33 @@ absl::StatusOr<std::unique_ptr<DeadLetterQueue>> DeadLetterQueue::Create(DeadLet
                                                              .role = "dead-letter",
                                                              .offset_topic = o.offset_topic,
                                                              .consumer_group = o.consumer_group}));
-  MCSINK_ASSIGN_OR_RETURN(queue->reader_,
-                          RangeReader::Create({.name = o.connector + "-dead-letter-reader",
-                                               .purpose = "for the dead-letter topic",
-                                               .kafka_properties = o.kafka_properties,
-                                               .read_timeout = o.read_timeout}));
-  DeadLetterQueue* self = queue.get();
-  queue->thread_ = std::thread([self] { self->Run(); });
+  MCSINK_ASSIGN_OR_RETURN(queue->queue_,
+                          RangeJobQueue::Create({.name = o.connector + "-dead-letter-reader",
+                                                 .purpose = "for the dead-letter topic",
+                                                 .kafka_properties = o.kafka_properties,
+                                                 .read_timeout = o.read_timeout}));
   return queue;
 }
 
 DeadLetterQueue::~DeadLetterQueue() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (reader_ != nullptr) reader_->Cancel();
-  if (thread_.joinable()) thread_.join();
-  reader_.reset();
+  // Not acknowledged: what is still queued stays uncommitted and is read again after a restart.
+  if (queue_ != nullptr) queue_->Stop();
   producer_.reset();  // flushes what is in flight
 }
 
 void DeadLetterQueue::Submit(v1::BatchFailure failure, Done done) {
-  absl::MutexLock lock(&mu_);
-  jobs_.push_back({std::move(failure), std::move(done)});
+  auto delivery = std::make_shared<Delivery>(std::move(done), metrics_, failure.code());
+  queue_->Submit({.what = absl::StrCat("failure ", failure.code()),
+                  .ranges = {failure.ranges().begin(), failure.ranges().end()},
+                  .visit =
+                      [this, delivery, code = failure.code(), message = failure.message()](
+                          const v1::OffsetRange& range, const v1::KafkaRecord& record) {
+                        delivery->Sending();
+                        producer_->Send(
+                            options_.topic, {range.topic(), &record, code, "", message},
+                            [delivery](const absl::Status& s) { delivery->Delivered(s); });
+                      },
+                  .done = [delivery](const absl::Status& status) { delivery->Seal(status); }});
 }
 
 void DeadLetterQueue::SendRecord(const std::string& topic, const v1::KafkaRecord& record,
@@ -104,49 +107,6 @@ void DeadLetterQueue::SendRecord(const std::string& topic, const v1::KafkaRecord
   producer_->Send(options_.topic, {topic, &record, code, "", message},
                   [delivery](const absl::Status& s) { delivery->Delivered(s); });
   delivery->Seal(absl::OkStatus());
-}
-
-void DeadLetterQueue::Run() {
-  while (true) {
-    Job job;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !jobs_.empty(); };
-      mu_.Await(absl::Condition(&ready));
-      if (stopping_) break;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    auto delivery = std::make_shared<Delivery>(std::move(job.done), metrics_, job.failure.code());
-    // A failure naming no records cannot be dead-lettered; taking it as done would lose them.
-    absl::Status status =
-        job.failure.ranges().empty()
-            ? absl::InvalidArgumentError(
-                  absl::StrCat("failure ", job.failure.code(), " names no records to dead-letter"))
-            : absl::OkStatus();
-    for (const v1::OffsetRange& range : job.failure.ranges()) {
-      if (!status.ok()) break;
-      status = SendRange(range, job.failure, delivery);
-    }
-    delivery->Seal(status);
-  }
-  // Not acknowledged: the records stay uncommitted and are read again after a restart.
-  std::deque<Job> left;
-  {
-    absl::MutexLock lock(&mu_);
-    left.swap(jobs_);
-  }
-  for (Job& job : left) job.done(absl::CancelledError("dead-letter queue stopped"));
-}
-
-absl::Status DeadLetterQueue::SendRange(const v1::OffsetRange& range,
-                                        const v1::BatchFailure& failure,
-                                        const std::shared_ptr<Delivery>& delivery) {
-  return reader_->Read(range, [&](const v1::KafkaRecord& record) {
-    delivery->Sending();
-    producer_->Send(options_.topic, {range.topic(), &record, failure.code(), "", failure.message()},
-                    [delivery](const absl::Status& s) { delivery->Delivered(s); });
-  });
 }
 
 }  // namespace mcsink::ingest

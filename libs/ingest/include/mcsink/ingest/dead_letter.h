@@ -6,19 +6,14 @@
 // failures are rare, the read costs nothing otherwise.
 #pragma once
 
-#include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "mcsink/ingest/range_reader.h"
+#include "mcsink/ingest/range_job_queue.h"
 #include "mcsink/kafka/config.h"
 #include "mcsink/transform/error_topic.h"
 #include "mcsink/v1/pipeline.pb.h"
@@ -64,27 +59,14 @@ class DeadLetterQueue {
   const std::string& topic() const { return options_.topic; }
 
  private:
-  struct Job {
-    v1::BatchFailure failure;
-    Done done;
-  };
   class Delivery;
   DeadLetterQueue(DeadLetterOptions options, IngestMetrics* metrics)
       : options_(std::move(options)), metrics_(metrics) {}
-  void Run();
-  // Reads `range` back and sends each record; OK when the whole range was read.
-  absl::Status SendRange(const v1::OffsetRange& range, const v1::BatchFailure& failure,
-                         const std::shared_ptr<Delivery>& delivery);
 
   const DeadLetterOptions options_;
   IngestMetrics* const metrics_;
   std::unique_ptr<transform::ErrorTopicWriter> producer_;
-  std::unique_ptr<RangeReader> reader_;
-  std::thread thread_;
-
-  absl::Mutex mu_;
-  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<RangeJobQueue> queue_;
 };
 
 }  // namespace mcsink::ingest

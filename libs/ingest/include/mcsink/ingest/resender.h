@@ -6,18 +6,16 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "mcsink/ingest/range_reader.h"
+#include "absl/time/time.h"
+#include "mcsink/ingest/range_job_queue.h"
+#include "mcsink/kafka/config.h"
 #include "mcsink/v1/pipeline.pb.h"
 
 namespace mcsink::ingest {
@@ -46,24 +44,15 @@ class Resender {
   void Submit(uint64_t batch_id, std::vector<v1::OffsetRange> ranges);
 
  private:
-  struct Job {
-    uint64_t batch_id = 0;
-    std::vector<v1::OffsetRange> ranges;
-  };
   Resender(ResenderOptions options, Send send, Failed failed)
       : options_(std::move(options)), send_(std::move(send)), failed_(std::move(failed)) {}
-  void Run();
-  absl::Status Resend(const Job& job);
+  // Sends `batch` once its records were read back into it.
+  absl::Status SendAgain(v1::RecordBatch batch);
 
   const ResenderOptions options_;
   const Send send_;
   const Failed failed_;
-  std::unique_ptr<RangeReader> reader_;
-  std::thread thread_;
-
-  absl::Mutex mu_;
-  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<RangeJobQueue> queue_;
 };
 
 }  // namespace mcsink::ingest
