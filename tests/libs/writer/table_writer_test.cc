@@ -14,6 +14,8 @@
 #include "gtest/gtest.h"
 #include "mcsink/maxcompute/record_decoder.h"
 #include "mcsink/maxcompute/record_encoder.h"
+#include "mcsink/testing/collected.h"
+#include "mcsink/testing/seed_table.h"
 #include "mcsink/testing/status_matchers.h"
 #include "mcsink/writer/token_bucket.h"
 #include "prometheus/registry.h"
@@ -29,17 +31,6 @@ using ::mcsink::writer::testing::FakeTunnelBackend;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
-
-maxcompute::TableSchema SeedSchema() {
-  maxcompute::TableSchema schema;
-  schema.columns = {{"topic", {maxcompute::TypeKind::kString}},
-                    {"partition", {maxcompute::TypeKind::kBigint}},
-                    {"offset", {maxcompute::TypeKind::kBigint}},
-                    {"key", {maxcompute::TypeKind::kString}},
-                    {"value", {maxcompute::TypeKind::kString}}};
-  schema.partition_columns = {{"pt", {maxcompute::TypeKind::kString}}};
-  return schema;
-}
 
 // `count` seed rows with offsets first.., encoded as transform sends them.
 RowGroup MakeGroup(const std::string& pt, int64_t first, int64_t count) {
@@ -100,46 +91,29 @@ class Recorder {
     return {.on_ack =
                 [this](Ack ack) {
                   if (on_ack_hook) on_ack_hook(ack);
-                  absl::MutexLock lock(&mu_);
-                  acks_.push_back(std::move(ack));
+                  acks_.Add(ack);
                 },
-            .on_failure =
-                [this](const WriteFailure& f) {
-                  absl::MutexLock lock(&mu_);
-                  failures_.push_back(f);
-                }};
+            .on_failure = [this](const WriteFailure& f) { failures_.Add(f); }};
   }
   bool WaitForAcks(size_t n, absl::Duration timeout = absl::Seconds(10)) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return acks_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+    return acks_.Wait(n, timeout);
   }
   bool WaitForFailures(size_t n, absl::Duration timeout = absl::Seconds(10)) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return failures_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+    return failures_.Wait(n, timeout);
   }
   std::vector<uint64_t> AckedIds() {
-    absl::MutexLock lock(&mu_);
     std::vector<uint64_t> ids;
-    for (const Ack& a : acks_) ids.push_back(a.batch_id());
+    for (const Ack& a : acks_.all()) ids.push_back(a.batch_id());
     return ids;
   }
-  std::vector<Ack> acks() {
-    absl::MutexLock lock(&mu_);
-    return acks_;
-  }
-  std::vector<WriteFailure> failures() {
-    absl::MutexLock lock(&mu_);
-    return failures_;
-  }
+  std::vector<Ack> acks() { return acks_.all(); }
+  std::vector<WriteFailure> failures() { return failures_.all(); }
 
   std::function<void(const Ack&)> on_ack_hook;
 
  private:
-  absl::Mutex mu_;
-  std::vector<Ack> acks_;
-  std::vector<WriteFailure> failures_;
+  mcsink::testing::Collected<Ack> acks_;
+  mcsink::testing::Collected<WriteFailure> failures_;
 };
 
 TableWriterOptions BaseOptions() {
@@ -187,7 +161,7 @@ class TableWriterTest : public ::testing::Test {
   }
 
   SimulatedClock clock_;
-  FakeTunnelBackend backend_{SeedSchema(), &clock_};
+  FakeTunnelBackend backend_{mcsink::testing::SeedTableSchema(), &clock_};
   Recorder recorder_;
 };
 
@@ -219,7 +193,7 @@ TEST(TableWriterOptions, ValidateNamesEveryBadField) {
 }
 
 TEST(TableWriter, CreateRejectsInvalidOptions) {
-  testing::FakeTunnelBackend backend(SeedSchema());
+  testing::FakeTunnelBackend backend(mcsink::testing::SeedTableSchema());
   TableWriterOptions o = BaseOptions();
   o.table = "";
   EXPECT_EQ(TableWriter::Create(o, &backend, {}).status().code(),
@@ -273,7 +247,7 @@ TEST_F(TableWriterTest, BlocksAreCompleteRecordStreamsWithCorrectTrailers) {
   // Then every uploaded body decodes on its own (record CRCs, count and stream CRC verified)
   const auto bodies = backend_.UploadedBodies();
   EXPECT_GE(bodies.size(), 3u);
-  const maxcompute::TableSchema schema = SeedSchema();
+  const maxcompute::TableSchema schema = mcsink::testing::SeedTableSchema();
   size_t rows = 0;
   for (const auto& body : bodies) {
     absl::StatusOr<std::vector<maxcompute::Row>> decoded =

@@ -19,36 +19,14 @@
 #include "mcsink/common/grpc_server.h"
 #include "mcsink/maxcompute/record_decoder.h"
 #include "mcsink/maxcompute/record_encoder.h"
+#include "mcsink/testing/collected.h"
+#include "mcsink/testing/seed_table.h"
 #include "mcsink/testing/status_matchers.h"
 #include "mcsink/testing/test_connector.h"
 #include "mcsink/transform/transform_service.h"
 #include "prometheus/registry.h"
 
 namespace mcsink::testing {
-
-// Items collected from another thread (a stream's acks, a writer's batches), to wait for.
-template <typename T>
-class Collected {
- public:
-  void Add(const T& item) {
-    absl::MutexLock lock(&mu_);
-    items_.push_back(item);
-  }
-  // Whether `n` items arrived within `timeout`.
-  bool Wait(size_t n, absl::Duration timeout = absl::Seconds(30)) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return items_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
-  }
-  std::vector<T> all() {
-    absl::MutexLock lock(&mu_);
-    return items_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<T> items_ ABSL_GUARDED_BY(mu_);
-};
 
 // A Writer that keeps every RowBatch it receives and answers each: with a plain Ack, with an Ack
 // whose failure refuses the rows (as WriterService after a permanent Tunnel failure), or not at
@@ -170,18 +148,6 @@ inline v1::RecordBatch MakeRecordBatch(const BatchSpec& spec,
     rec->set_value(values[i]);
   }
   return b;
-}
-
-// The guide's table: topic, partition, offset, key, value; partitioned by pt.
-inline maxcompute::TableSchema SeedTableSchema() {
-  maxcompute::TableSchema schema;
-  schema.columns = {{"topic", {maxcompute::TypeKind::kString}},
-                    {"partition", {maxcompute::TypeKind::kBigint}},
-                    {"offset", {maxcompute::TypeKind::kBigint}},
-                    {"key", {maxcompute::TypeKind::kString}},
-                    {"value", {maxcompute::TypeKind::kString}}};
-  schema.partition_columns = {{"pt", {maxcompute::TypeKind::kString}}};
-  return schema;
 }
 
 // A TransformService serving in process, and one Convert stream to it. Destroying it ends the
