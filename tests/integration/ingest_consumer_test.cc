@@ -9,9 +9,11 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "mcsink/ingest/consumer_worker.h"
+#include "mcsink/ingest/ingest_metrics.h"
 #include "mcsink/kafka/admin.h"
 #include "mcsink/testing/kafka_fixture.h"
 #include "mcsink/testing/status_matchers.h"
+#include "prometheus/registry.h"
 
 namespace mcsink::ingest {
 namespace {
@@ -284,6 +286,46 @@ TEST_F(IngestConsumerTest, HoldsWithoutPausingWhenAcknowledgementsComeWithinTheH
   // (which would have dropped what librdkafka had prefetched)
   EXPECT_GE(worker->stats().holds, 5);
   EXPECT_EQ(worker->stats().pauses, 0);
+}
+
+TEST_F(IngestConsumerTest, InFlightGaugesFollowEverySendAndAcknowledgement) {
+  // Given a worker whose commit interval never comes round, with metrics
+  ASSERT_OK(admin_->CreateTopic({.name = topic_, .partitions = 1}));
+  ASSERT_OK(Produce(1000));
+  prometheus::Registry registry;
+  IngestMetrics metrics(registry, topic_);
+  auto gauge = [&](const std::string& name) {
+    double sum = 0;
+    for (const prometheus::MetricFamily& family : registry.Collect()) {
+      if (family.name != name) continue;
+      for (const prometheus::ClientMetric& m : family.metric) sum += m.gauge.value;
+    }
+    return sum;
+  };
+  RecordingSink sink;
+  ConsumerOptions options = Options();
+  options.commit_interval = absl::Hours(1);
+  ASSERT_OK_AND_ASSIGN(auto worker, ConsumerWorker::Create(options, &sink, 0, &metrics));
+  worker->Start();
+
+  // When its batches are sent and not acknowledged, the gauges show them
+  ASSERT_TRUE(sink.WaitForRecords(1000, absl::Seconds(60)));
+  const absl::Time shown_by = absl::Now() + absl::Seconds(10);
+  while (gauge("mcsink_ingest_in_flight_batches") < 2 && absl::Now() < shown_by) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GE(gauge("mcsink_ingest_in_flight_batches"), 2);  // 1000 records, 500 a batch
+  EXPECT_GT(gauge("mcsink_ingest_in_flight_bytes"), 1000 * 16);
+
+  // And once they are acknowledged, the gauges fall to zero
+  AckAll(sink, {worker.get()});
+  const absl::Time cleared_by = absl::Now() + absl::Seconds(10);
+  while (gauge("mcsink_ingest_in_flight_bytes") > 0 && absl::Now() < cleared_by) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(gauge("mcsink_ingest_in_flight_batches"), 0);
+  EXPECT_EQ(gauge("mcsink_ingest_in_flight_bytes"), 0);
+  worker->Stop(absl::Seconds(5));
 }
 
 TEST_F(IngestConsumerTest, APartitionPausedBeforeARebalanceThatGivesItBackIsReadAgain) {

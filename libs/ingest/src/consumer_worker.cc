@@ -273,6 +273,13 @@ void ConsumerWorker::ApplyAcks() {
   for (uint64_t id : acks) {
     if (fenced_.OnAck(id)) tracker_.Acked(id);
   }
+  if (!acks.empty()) PublishInFlight();
+}
+
+void ConsumerWorker::PublishInFlight() {
+  if (metrics_ != nullptr) {
+    metrics_->SetInFlight(index_, tracker_.in_flight_batches(), tracker_.in_flight_bytes());
+  }
 }
 
 void ConsumerWorker::HandleFenced(uint64_t batch_id, std::vector<v1::OffsetRange> ranges,
@@ -498,6 +505,7 @@ void ConsumerWorker::Flush() {
   // What the batch holds in memory (about twice its payload for small records), so the
   // in-flight bound is a bound on memory.
   tracker_.Sent(id, ranges, batch_memory_);
+  PublishInFlight();
   // Flow control: past half the bound (where a paused consumer resumes) acknowledgements are
   // what this consumer waits for, so downstream should commit now rather than on its interval.
   if (tracker_.in_flight_bytes() >= options_.max_in_flight_bytes / 2) batch_.set_flush_hint(true);
@@ -559,9 +567,7 @@ void ConsumerWorker::Commit(bool sync) {
 
 void ConsumerWorker::ReportProgress() {
   if (metrics_ == nullptr && observer_ == nullptr) return;
-  if (metrics_ != nullptr) {
-    metrics_->SetInFlight(index_, tracker_.in_flight_batches(), tracker_.in_flight_bytes());
-  }
+  PublishInFlight();
   if (assignment_.empty()) return;
   std::unique_ptr<std::vector<RdKafka::TopicPartition*>, TopicPartitionListDeleter> list(
       new std::vector<RdKafka::TopicPartition*>());

@@ -174,6 +174,8 @@ class ConsumerWorker {
   ConsumerWorker(ConsumerOptions options, BatchSink* sink, int index, IngestMetrics* metrics);
   void ReportProgress();
   void Run();
+  // The in-flight gauges, as of now (on every send and every round of acknowledgements).
+  void PublishInFlight();
   void ApplyAcks();
   // Decides what to do with a FENCED answer (FencedBatches) and does it.
   void HandleFenced(uint64_t batch_id, std::vector<v1::OffsetRange> ranges, bool with_others,
