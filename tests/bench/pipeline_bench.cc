@@ -849,7 +849,7 @@ int ConsumeAlone() {
   const int64_t n = absl::GetFlag(FLAGS_records);
   ingest::IngestServiceOptions ingest_options;
   runtime::ApplyIngestFlags(static_cast<uint32_t>(threads), &ingest_options);
-  const int64_t queue_kbytes = ingest_options.tuning.fetch_queue_kbytes;
+  const int64_t queue_kbytes = std::max<int64_t>(ingest_options.tuning.fetch_queue_kbytes / 2, 1);
   // Same as ConsumerWorker::Create (libs/ingest/src/consumer_worker.cc); keep them in step.
   const kafka::Properties props = {
       {"bootstrap.servers", absl::GetFlag(FLAGS_bootstrap)},

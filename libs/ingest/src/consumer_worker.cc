@@ -125,10 +125,12 @@ absl::StatusOr<std::unique_ptr<ConsumerWorker>> ConsumerWorker::Create(ConsumerO
   props["enable.auto.commit"] = "false";
   props["enable.auto.offset.store"] = "false";
   props["auto.offset.reset"] = worker->options_.start_from_earliest ? "earliest" : "latest";
-  // Prefetching is bounded by the queue size, and so is each fetch response, which librdkafka
-  // would otherwise let grow to 50 MiB per request on top of the queue.
-  const int64_t fetch_bytes = worker->options_.fetch_queue_kbytes * 1024;
-  props["queued.max.messages.kbytes"] = absl::StrCat(worker->options_.fetch_queue_kbytes);
+  // Prefetching is bounded by fetch_queue_kbytes: librdkafka fetches while its queue is under
+  // queued.max.messages.kbytes and then holds the response (up to fetch.max.bytes, 50 MiB by
+  // default) on top of the queue, so each gets half of the budget.
+  const int64_t half_kbytes = std::max<int64_t>(worker->options_.fetch_queue_kbytes / 2, 1);
+  const int64_t fetch_bytes = half_kbytes * 1024;
+  props["queued.max.messages.kbytes"] = absl::StrCat(half_kbytes);
   props.try_emplace("fetch.max.bytes", absl::StrCat(fetch_bytes));
   props.try_emplace("max.partition.fetch.bytes",
                     absl::StrCat(std::min<int64_t>(fetch_bytes, 1 << 20)));

@@ -27,8 +27,11 @@ ABSL_FLAG(int, block_mb, 16, "cut a Tunnel block at this many MiB");
 ABSL_FLAG(int, commit_mb, 128, "commit an upload session once it holds this many MiB");
 ABSL_FLAG(int, writer_buffer_mb, 256, "most MiB the writer holds uncommitted");
 ABSL_FLAG(int, ingest_in_flight_mb, 128,
-          "most MiB of records ingest has sent and not seen acknowledged (then it pauses)");
-ABSL_FLAG(int, ingest_fetch_queue_mb, 48, "most MiB librdkafka prefetches, over all consumers");
+          "most MiB of records ingest has sent and not seen acknowledged (then it stops polling, "
+          "and pauses its partitions if that lasts)");
+ABSL_FLAG(int, ingest_fetch_queue_mb, 96,
+          "most MiB librdkafka holds prefetched, over all consumers (half queued, half the "
+          "fetch response in progress)");
 ABSL_FLAG(int, transform_unacked_mb, 128,
           "most MiB of rows transform has sent the writer and not seen acknowledged");
 
