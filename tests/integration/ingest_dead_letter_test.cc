@@ -22,29 +22,18 @@ namespace {
 constexpr int32_t kRefused = 0;  // the partition whose records the test transform refuses
 
 // Acknowledges every batch; the records of partition kRefused come back as a BatchFailure.
-class RefusingTransform : public v1::Transform::Service {
+class RefusingTransform : public TestTransform {
  public:
-  grpc::Status Convert(grpc::ServerContext*,
-                       grpc::ServerReaderWriter<v1::Ack, v1::RecordBatch>* stream) override {
-    v1::RecordBatch batch;
-    while (stream->Read(&batch)) {
-      v1::Ack ack;
-      ack.set_batch_id(batch.batch_id());
-      *ack.mutable_ranges() = batch.ranges();
-      for (const v1::OffsetRange& r : batch.ranges()) {
-        if (r.partition() != kRefused) continue;
-        v1::BatchFailure* f = ack.add_failures();
-        f->set_code("WRITER_FAILED");
-        f->set_message("writing partition 'pt=x' failed permanently: PERMISSION_DENIED");
-        *f->add_ranges() = r;
-      }
-      {
-        absl::MutexLock lock(&mu_);
-        for (const v1::KafkaRecord& r : batch.records()) seen_.insert({r.partition(), r.offset()});
-      }
-      stream->Write(ack);
+  void Answer(const v1::RecordBatch& batch, v1::Ack& ack) override {
+    for (const v1::OffsetRange& r : batch.ranges()) {
+      if (r.partition() != kRefused) continue;
+      v1::BatchFailure* f = ack.add_failures();
+      f->set_code("WRITER_FAILED");
+      f->set_message("writing partition 'pt=x' failed permanently: PERMISSION_DENIED");
+      *f->add_ranges() = r;
     }
-    return grpc::Status::OK;
+    absl::MutexLock lock(&mu_);
+    for (const v1::KafkaRecord& r : batch.records()) seen_.insert({r.partition(), r.offset()});
   }
   std::set<std::pair<int32_t, int64_t>> seen() {
     absl::MutexLock lock(&mu_);

@@ -15,9 +15,31 @@
 #include "mcsink/common/grpc_server.h"
 #include "mcsink/ingest/ingest_service.h"
 #include "mcsink/kafka/admin.h"
+#include "mcsink/v1/pipeline.grpc.pb.h"
 #include "prometheus/registry.h"
 
 namespace mcsink::ingest {
+
+// A transform for ingest tests: acknowledges every batch with its ranges, after Answer (called
+// once per batch, on the stream's thread) has added what the test wants to the Ack.
+class TestTransform : public v1::Transform::Service {
+ public:
+  grpc::Status Convert(grpc::ServerContext*,
+                       grpc::ServerReaderWriter<v1::Ack, v1::RecordBatch>* stream) override {
+    v1::RecordBatch batch;
+    while (stream->Read(&batch)) {
+      v1::Ack ack;
+      ack.set_batch_id(batch.batch_id());
+      *ack.mutable_ranges() = batch.ranges();
+      Answer(batch, ack);
+      stream->Write(ack);
+    }
+    return grpc::Status::OK;
+  }
+
+ protected:
+  virtual void Answer(const v1::RecordBatch& batch, v1::Ack& ack) = 0;
+};
 
 class IngestServiceFixture : public ::testing::Test {
  protected:

@@ -28,46 +28,37 @@ struct Received {
 // Acknowledges every batch, except that the first batch carrying partition kFenced is answered
 // FENCED (for its partition-0 ranges) the first `fence_times` times it comes; with `mixed`, the
 // last record of that range is named as ERROR_TOPIC_UNDELIVERABLE instead of FENCED.
-class FencingTransform : public v1::Transform::Service {
+class FencingTransform : public TestTransform {
  public:
   FencingTransform(int fence_times, bool mixed) : fence_times_(fence_times), mixed_(mixed) {}
 
-  grpc::Status Convert(grpc::ServerContext*,
-                       grpc::ServerReaderWriter<v1::Ack, v1::RecordBatch>* stream) override {
-    v1::RecordBatch batch;
-    while (stream->Read(&batch)) {
-      v1::Ack ack;
-      ack.set_batch_id(batch.batch_id());
-      *ack.mutable_ranges() = batch.ranges();
-      absl::MutexLock lock(&mu_);
-      Received& received = received_.emplace_back();
-      for (const v1::OffsetRange& r : batch.ranges()) {
-        if (r.partition() != kFenced || batch.records_size() == 0) continue;
-        if (target_ == 0) target_ = batch.batch_id();
-        if (batch.batch_id() != target_ || fenced_ >= fence_times_) continue;
-        v1::BatchFailure* f = ack.add_failures();
-        f->set_code(pipeline::kFenced);
-        f->set_message("session refused: partition 0 has a newer owner");
-        v1::OffsetRange fenced = r;
-        if (mixed_ && r.last_offset() > r.first_offset()) {
-          fenced.set_last_offset(r.last_offset() - 1);
-          v1::BatchFailure* other = ack.add_failures();
-          other->set_code("ERROR_TOPIC_UNDELIVERABLE");
-          other->set_message("the error topic refused the record");
-          v1::OffsetRange* last = other->add_ranges();
-          *last = r;
-          last->set_first_offset(r.last_offset());
-          last->set_epoch(0);
-        }
-        *f->add_ranges() = fenced;
-        received.fenced = true;
-        received.fenced_ranges.push_back(fenced);
+  void Answer(const v1::RecordBatch& batch, v1::Ack& ack) override {
+    absl::MutexLock lock(&mu_);
+    Received& received = received_.emplace_back();
+    for (const v1::OffsetRange& r : batch.ranges()) {
+      if (r.partition() != kFenced || batch.records_size() == 0) continue;
+      if (target_ == 0) target_ = batch.batch_id();
+      if (batch.batch_id() != target_ || fenced_ >= fence_times_) continue;
+      v1::BatchFailure* f = ack.add_failures();
+      f->set_code(pipeline::kFenced);
+      f->set_message("session refused: partition 0 has a newer owner");
+      v1::OffsetRange fenced = r;
+      if (mixed_ && r.last_offset() > r.first_offset()) {
+        fenced.set_last_offset(r.last_offset() - 1);
+        v1::BatchFailure* other = ack.add_failures();
+        other->set_code("ERROR_TOPIC_UNDELIVERABLE");
+        other->set_message("the error topic refused the record");
+        v1::OffsetRange* last = other->add_ranges();
+        *last = r;
+        last->set_first_offset(r.last_offset());
+        last->set_epoch(0);
       }
-      if (received.fenced) ++fenced_;
-      received.batch = batch;
-      stream->Write(ack);
+      *f->add_ranges() = fenced;
+      received.fenced = true;
+      received.fenced_ranges.push_back(fenced);
     }
-    return grpc::Status::OK;
+    if (received.fenced) ++fenced_;
+    received.batch = batch;
   }
 
   std::vector<Received> received() {

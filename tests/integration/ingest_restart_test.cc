@@ -20,28 +20,19 @@ constexpr int32_t kFailing = 0;  // the partition whose records the writer fails
 
 // Acknowledges every batch; while `failing`, the records of partition kFailing come back as a
 // WRITER_FAILED failure, as transform answers when the writer failed them for good.
-class FailingTransform : public v1::Transform::Service {
+class FailingTransform : public TestTransform {
  public:
-  grpc::Status Convert(grpc::ServerContext*,
-                       grpc::ServerReaderWriter<v1::Ack, v1::RecordBatch>* stream) override {
-    v1::RecordBatch batch;
-    while (stream->Read(&batch)) {
-      v1::Ack ack;
-      ack.set_batch_id(batch.batch_id());
-      *ack.mutable_ranges() = batch.ranges();
-      absl::MutexLock lock(&mu_);
-      for (const v1::OffsetRange& r : batch.ranges()) {
-        if (r.partition() == kFailing) epochs_.insert(r.epoch());
-        if (r.partition() != kFailing || !failing_) continue;
-        v1::BatchFailure* f = ack.add_failures();
-        f->set_code(pipeline::kWriterFailed);
-        f->set_message("writing partition 'pt=x' failed permanently: PERMISSION_DENIED");
-        *f->add_ranges() = r;
-      }
-      for (const v1::KafkaRecord& r : batch.records()) ++reads_[{r.partition(), r.offset()}];
-      stream->Write(ack);
+  void Answer(const v1::RecordBatch& batch, v1::Ack& ack) override {
+    absl::MutexLock lock(&mu_);
+    for (const v1::OffsetRange& r : batch.ranges()) {
+      if (r.partition() == kFailing) epochs_.insert(r.epoch());
+      if (r.partition() != kFailing || !failing_) continue;
+      v1::BatchFailure* f = ack.add_failures();
+      f->set_code(pipeline::kWriterFailed);
+      f->set_message("writing partition 'pt=x' failed permanently: PERMISSION_DENIED");
+      *f->add_ranges() = r;
     }
-    return grpc::Status::OK;
+    for (const v1::KafkaRecord& r : batch.records()) ++reads_[{r.partition(), r.offset()}];
   }
   void Heal() {
     absl::MutexLock lock(&mu_);
