@@ -336,6 +336,18 @@ class SplitControllerTest : public PipelineE2ETest {
     }
     return status;
   }
+  // Creates and deploys the connector, waits for RUNNING, then for `rows` produced records to be
+  // rows in the table.
+  void CreateRunningWithRows(int rows, v1::Connector* created) {
+    v1::CreateConnectorRequest create;
+    *create.mutable_config() = config_;
+    create.set_deploy(true);
+    const grpc::Status s = stub_->CreateConnector(Context().get(), create, created);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(WaitForRunning().state(), v1::CONNECTOR_STATE_RUNNING) << Status().DebugString();
+    ASSERT_OK(Produce(rows));
+    ASSERT_EQ(WaitForRows(rows, absl::Seconds(120)), rows);
+  }
   grpc::Status Call(grpc::Status (v1::ConnectorService::Stub::*call)(grpc::ClientContext*,
                                                                      const v1::ConnectorName&,
                                                                      v1::Connector*)) {
@@ -365,15 +377,8 @@ class SplitControllerTest : public PipelineE2ETest {
 };
 
 TEST_F(SplitControllerTest, TheDataPlaneRunsWhatTheControllerSaysAndOutlivesAControllerRestart) {
-  v1::CreateConnectorRequest create;
-  *create.mutable_config() = config_;
-  create.set_deploy(true);
   v1::Connector created;
-  const grpc::Status s = stub_->CreateConnector(Context().get(), create, &created);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_EQ(WaitForRunning().state(), v1::CONNECTOR_STATE_RUNNING) << Status().DebugString();
-  ASSERT_OK(Produce(100));
-  EXPECT_EQ(WaitForRows(100, absl::Seconds(120)), 100);
+  ASSERT_NO_FATAL_FAILURE(CreateRunningWithRows(100, &created));
 
   // The controller crashes and comes back: the connector, its state and its offsets are as
   // they were, and the data plane kept running meanwhile.
@@ -444,15 +449,8 @@ class SplitServicesTest : public SplitControllerTest {
 };
 
 TEST_F(SplitServicesTest, IngestStopsConsumingWhilePausedAndConsumesAgainOnResume) {
-  v1::CreateConnectorRequest create;
-  *create.mutable_config() = config_;
-  create.set_deploy(true);
   v1::Connector created;
-  const grpc::Status s = stub_->CreateConnector(Context().get(), create, &created);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_EQ(WaitForRunning().state(), v1::CONNECTOR_STATE_RUNNING) << Status().DebugString();
-  ASSERT_OK(Produce(100));
-  ASSERT_EQ(WaitForRows(100, absl::Seconds(120)), 100);
+  ASSERT_NO_FATAL_FAILURE(CreateRunningWithRows(100, &created));
 
   // Paused: ingest reports it once its consumers have left the group.
   ASSERT_TRUE(Call(&v1::ConnectorService::Stub::PauseConnector).ok());
