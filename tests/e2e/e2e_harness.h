@@ -220,11 +220,11 @@ class PipelineE2ETest : public ::testing::Test {
   }
 
   // Starts the all-in-one process on the current config.
-  absl::StatusOr<ChildProcess> StartAllInOne() {
+  absl::StatusOr<ChildProcess> StartAllInOne(const std::string& log = "mcsink.log") {
     return ChildProcess::Start({MCSINK_ALLINONE, "--connector_config=" + dir_ + "/connector.json",
                                 "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
                                 "--commit_interval_seconds=1"},
-                               dir_ + "/mcsink.log", Env());
+                               dir_ + "/" + log, Env());
   }
 
   // Extra flags for every service StartServiceProcess starts, e.g. TLS.

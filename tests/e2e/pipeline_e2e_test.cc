@@ -114,14 +114,28 @@ TEST_F(PipelineE2ETest, StopPolicyStopsOnlyThePoisonedPartitionAtThePoison) {
   EXPECT_EQ(sink.Stop(absl::Seconds(60)), 0);
 
   // The group committed partition 3 exactly up to the poison; the others to their end.
-  ASSERT_OK_AND_ASSIGN(const auto committed, admin_->CommittedOffsets("connect-" + name_, topic_));
-  EXPECT_EQ(committed.at(3), 100);
-  ASSERT_OK_AND_ASSIGN(const auto watermarks, admin_->Watermarks(topic_));
-  for (const auto& w : watermarks) {
-    if (w.partition != 3 && w.high > 0) {
-      EXPECT_EQ(committed.at(w.partition), w.high);
+  auto expect_committed_up_to_the_poison = [&] {
+    ASSERT_OK_AND_ASSIGN(const auto committed,
+                         admin_->CommittedOffsets("connect-" + name_, topic_));
+    EXPECT_EQ(committed.at(3), 100);
+    ASSERT_OK_AND_ASSIGN(const auto watermarks, admin_->Watermarks(topic_));
+    for (const auto& w : watermarks) {
+      if (w.partition != 3 && w.high > 0) {
+        EXPECT_EQ(committed.at(w.partition), w.high);
+      }
     }
-  }
+  };
+  expect_committed_up_to_the_poison();
+
+  // A restarted connector reads partition 3 from the poison again and stops there again: the
+  // exactly-once journal must not count the records after the poison as written (they never
+  // were), or the new owner would skip them and commit past the poison.
+  ASSERT_OK_AND_ASSIGN(ChildProcess again, StartAllInOne("restarted.log"));
+  EXPECT_OK(testing::WaitForFileContaining(dir_ + "/restarted.log", "[3] stopped at offset 100",
+                                           absl::Minutes(1)));
+  EXPECT_EQ(again.Stop(absl::Seconds(60)), 0);
+  EXPECT_EQ(CountRows().value_or(-1), expected);
+  expect_committed_up_to_the_poison();
 }
 
 }  // namespace

@@ -9,8 +9,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -120,6 +122,20 @@ absl::StatusOr<std::string> WaitForFileLine(const std::string& path, absl::Durat
   }
   return absl::DeadlineExceededError(
       absl::StrCat("nothing in ", path, " after ", absl::FormatDuration(timeout)));
+}
+
+absl::Status WaitForFileContaining(const std::string& path, absl::string_view text,
+                                   absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    std::ifstream in(path);
+    const std::string content((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+    if (absl::StrContains(content, text)) return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("no \"", text, "\" in ", path, " after ", absl::FormatDuration(timeout)));
 }
 
 }  // namespace mcsink::testing

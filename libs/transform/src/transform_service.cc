@@ -1,5 +1,7 @@
 #include "mcsink/transform/transform_service.h"
 
+#include <algorithm>
+#include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -62,6 +64,27 @@ google::protobuf::RepeatedPtrField<v1::OffsetRange> RangesOf(const v1::RecordBat
       range->set_epoch(EpochOf(batch, r.partition()));
     }
     range->set_last_offset(r.offset());
+  }
+  return out;
+}
+
+// `ranges` without the offsets at or after each stopped partition's failed record (`stops`:
+// partition -> that offset). The writer journals a RowBatch's ranges as written
+// (docs/exactly-once.md); offsets held back by a stop are not, and the partition's next owner
+// must read them again rather than skip them as already in the table.
+google::protobuf::RepeatedPtrField<v1::OffsetRange> CutAtStops(
+    const google::protobuf::RepeatedPtrField<v1::OffsetRange>& ranges,
+    const std::map<int32_t, int64_t>& stops) {
+  google::protobuf::RepeatedPtrField<v1::OffsetRange> out;
+  for (const v1::OffsetRange& r : ranges) {
+    auto stop = stops.find(r.partition());
+    if (stop == stops.end()) {
+      *out.Add() = r;
+    } else if (r.first_offset() < stop->second) {
+      v1::OffsetRange* cut = out.Add();
+      *cut = r;
+      cut->set_last_offset(std::min(r.last_offset(), stop->second - 1));
+    }
   }
   return out;
 }
@@ -260,7 +283,7 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
   v1::RowBatch rows;
   rows.set_batch_id(id);
   rows.set_connector(batch.connector());
-  *rows.mutable_ranges() = batch.ranges();
+  *rows.mutable_ranges() = stops.empty() ? batch.ranges() : CutAtStops(batch.ranges(), stops);
   rows.set_min_timestamp_ms(MinTimestampMs(batch));
   // Flow control: ingest is held back, or this stage is (its unacknowledged rows wait for the
   // writer's commits): either way the writer should commit now.

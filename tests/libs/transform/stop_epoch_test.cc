@@ -102,5 +102,43 @@ TEST_F(TransformStopEpochTest, ARecordStillFailingUnderTheNewEpochStopsThePartit
   EXPECT_EQ(WrittenIds(), (std::vector<int64_t>{1}));
 }
 
+TEST_F(TransformStopEpochTest, TheWriterJournalsOnlyTheOffsetsBeforeTheStopAsWritten) {
+  // Given a batch of partition 0 (offsets 10..13, the record at 12 fails) and of partition 1
+  v1::RecordBatch batch = Batch(1, 5, 10, {"1,a", "2,b", "x,c", "4,d"});
+  const v1::RecordBatch other = testing::MakeRecordBatch(
+      {.id = 1, .topic = "orders", .partition = 1, .first_offset = 0, .epoch = 5}, {"5,e", "6,f"});
+  batch.mutable_ranges()->MergeFrom(other.ranges());
+  batch.mutable_records()->MergeFrom(other.records());
+  // When it is converted
+  const v1::Ack ack = Convert(batch);
+  // Then ingest hears of the stop and of the whole batch (it caps its commits at the stop)
+  ASSERT_EQ(ack.stopped_size(), 1);
+  EXPECT_EQ(ack.stopped(0).offset(), 12);
+  EXPECT_EQ(ack.ranges_size(), 2);
+  // And the writer, which journals a batch's ranges as written, is given of partition 0 only the
+  // offsets before the failed record: a later owner must read 12 and 13 again, not skip them
+  ASSERT_TRUE(writer_.WaitBatches(1));
+  const v1::RowBatch rows = writer_.batches().at(0);
+  ASSERT_EQ(rows.ranges_size(), 2);
+  EXPECT_EQ(rows.ranges(0).partition(), 0);
+  EXPECT_EQ(rows.ranges(0).first_offset(), 10);
+  EXPECT_EQ(rows.ranges(0).last_offset(), 11);
+  EXPECT_EQ(rows.ranges(0).epoch(), 5);
+  EXPECT_EQ(rows.ranges(1).partition(), 1);
+  EXPECT_EQ(rows.ranges(1).first_offset(), 0);
+  EXPECT_EQ(rows.ranges(1).last_offset(), 1);
+  EXPECT_EQ(WrittenIds(), (std::vector<int64_t>{1, 2, 5, 6}));
+
+  // When a later batch of the stopped partition comes (with the flush hint, so it reaches the
+  // writer even without rows)
+  v1::RecordBatch later = Batch(2, 5, 14, {"7,g"});
+  later.set_flush_hint(true);
+  EXPECT_EQ(Convert(later).stopped_size(), 1);
+  // Then the writer is given none of its offsets
+  ASSERT_TRUE(writer_.WaitBatches(2));
+  EXPECT_EQ(writer_.batches().at(1).ranges_size(), 0);
+  EXPECT_EQ(WrittenIds(), (std::vector<int64_t>{1, 2, 5, 6}));
+}
+
 }  // namespace
 }  // namespace mcsink::transform

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace mcsink::testing {
@@ -45,5 +47,9 @@ int FreePort();
 
 // Waits until `path` exists and holds a line; returns that line.
 absl::StatusOr<std::string> WaitForFileLine(const std::string& path, absl::Duration timeout);
+
+// Waits until `path` holds `text` somewhere (a log line a process writes, say).
+absl::Status WaitForFileContaining(const std::string& path, absl::string_view text,
+                                   absl::Duration timeout);
 
 }  // namespace mcsink::testing
