@@ -11,6 +11,7 @@
 
 #include "fault_harness.h"
 #include "gtest/gtest.h"
+#include "mcsink/testing/kafka_fixture.h"
 #include "mcsink/testing/status_matchers.h"
 
 namespace mcsink::fault {
@@ -44,7 +45,11 @@ class FaultSuite : public ::testing::Test {
     return fixture_broker_.get();
   }
 
-  static std::string Dir() { return ::testing::TempDir() + "/fault-" + std::to_string(::getpid()); }
+  static std::string Dir() {
+    static const std::string dir =
+        ::testing::TempDir() + "/" + mcsink::testing::UniqueTopicName("fault");
+    return dir;
+  }
 
   // Runs `plan` and expects exactly-once; the report's lines say what went wrong.
   void ExpectExactlyOnce(const FaultPlan& plan) {

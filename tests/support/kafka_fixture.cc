@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <memory>
+#include <random>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -91,7 +92,14 @@ absl::Status ProduceTestRecords(const std::string& bootstrap, const std::string&
 
 std::string UniqueTopicName(const std::string& prefix) {
   static std::atomic<int> counter{0};
-  return absl::StrCat(prefix, "-", getpid(), "-", counter.fetch_add(1));
+  // The pid alone repeats: pid_max is 32768 here, and one CI run (compilers, test processes,
+  // the broker's threads) can go round it, reusing a name (and a directory named after it)
+  // that an earlier test left behind. A random tag per process keeps names apart.
+  static const std::string tag = [] {
+    std::random_device random;
+    return absl::StrCat(absl::Hex(random() & 0xffffff, absl::kZeroPad6));
+  }();
+  return absl::StrCat(prefix, "-", getpid(), "-", tag, "-", counter.fetch_add(1));
 }
 
 }  // namespace mcsink::testing

@@ -21,7 +21,8 @@ absl::Status ProduceTestRecords(const std::string& bootstrap, const std::string&
                                 const std::function<std::string(int64_t)>& make_value,
                                 int32_t partition = -1);
 
-// A topic name unique to this process and call, so tests never share topics.
+// A name unique to this process and call (and, by a random tag, to this process among any with
+// the same pid), so tests never share topics, connectors or directories.
 std::string UniqueTopicName(const std::string& prefix);
 
 }  // namespace mcsink::testing
