@@ -123,6 +123,15 @@ TEST_F(TransformDeadLetterTest, UndeliverableErrorRecordComesBackForTheDeadLette
   EXPECT_EQ(f.ranges(0).partition(), 4);
   EXPECT_EQ(f.ranges(0).first_offset(), 12);
   EXPECT_EQ(f.ranges(0).last_offset(), 12);
+  // And the writer, which journals a RowBatch's ranges as written, was not told of offset 12: it
+  // is in neither the table nor the error topic, so a later owner must read it again
+  ASSERT_EQ(writer_.batches().size(), 1u);
+  const v1::RowBatch rows = writer_.batches()[0];
+  ASSERT_EQ(rows.ranges_size(), 2);
+  EXPECT_EQ(rows.ranges(0).first_offset(), 10);
+  EXPECT_EQ(rows.ranges(0).last_offset(), 11);
+  EXPECT_EQ(rows.ranges(1).first_offset(), 13);
+  EXPECT_EQ(rows.ranges(1).last_offset(), 13);
 }
 
 }  // namespace

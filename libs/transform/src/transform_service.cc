@@ -1,6 +1,6 @@
 #include "mcsink/transform/transform_service.h"
 
-#include <algorithm>
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -68,25 +68,31 @@ google::protobuf::RepeatedPtrField<v1::OffsetRange> RangesOf(const v1::RecordBat
   return out;
 }
 
-// `ranges` without the offsets at or after each stopped partition's failed record (`stops`:
-// partition -> that offset). The writer journals a RowBatch's ranges as written
-// (docs/exactly-once.md); offsets held back by a stop are not, and the partition's next owner
-// must read them again rather than skip them as already in the table.
-google::protobuf::RepeatedPtrField<v1::OffsetRange> CutAtStops(
-    const google::protobuf::RepeatedPtrField<v1::OffsetRange>& ranges,
-    const std::map<int32_t, int64_t>& stops) {
+// Leaves the offsets of `hole` out of `ranges` (a RowBatch's, which the writer journals as
+// written: docs/exactly-once.md). Offsets that are neither in the rows nor in the error topic (held
+// back by a stop, or refused by the error topic) must not be journaled, or the partition's next
+// owner would skip them as already in the table.
+void CutOut(google::protobuf::RepeatedPtrField<v1::OffsetRange>* ranges,
+            const v1::OffsetRange& hole) {
   google::protobuf::RepeatedPtrField<v1::OffsetRange> out;
-  for (const v1::OffsetRange& r : ranges) {
-    auto stop = stops.find(r.partition());
-    if (stop == stops.end()) {
+  for (const v1::OffsetRange& r : *ranges) {
+    if (r.partition() != hole.partition() || r.last_offset() < hole.first_offset() ||
+        r.first_offset() > hole.last_offset()) {
       *out.Add() = r;
-    } else if (r.first_offset() < stop->second) {
-      v1::OffsetRange* cut = out.Add();
-      *cut = r;
-      cut->set_last_offset(std::min(r.last_offset(), stop->second - 1));
+      continue;
+    }
+    if (r.first_offset() < hole.first_offset()) {
+      v1::OffsetRange* before = out.Add();
+      *before = r;
+      before->set_last_offset(hole.first_offset() - 1);
+    }
+    if (r.last_offset() > hole.last_offset()) {
+      v1::OffsetRange* after = out.Add();
+      *after = r;
+      after->set_first_offset(hole.last_offset() + 1);
     }
   }
-  return out;
+  ranges->Swap(&out);
 }
 
 int64_t MinTimestampMs(const v1::RecordBatch& batch) {
@@ -283,7 +289,14 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
   v1::RowBatch rows;
   rows.set_batch_id(id);
   rows.set_connector(batch.connector());
-  *rows.mutable_ranges() = stops.empty() ? batch.ranges() : CutAtStops(batch.ranges(), stops);
+  *rows.mutable_ranges() = batch.ranges();
+  for (const auto& [partition, offset] : stops) {
+    v1::OffsetRange held_back;
+    held_back.set_partition(partition);
+    held_back.set_first_offset(offset);
+    held_back.set_last_offset(std::numeric_limits<int64_t>::max());
+    CutOut(rows.mutable_ranges(), held_back);
+  }
   rows.set_min_timestamp_ms(MinTimestampMs(batch));
   // Flow control: ingest is held back, or this stage is (its unacknowledged rows wait for the
   // writer's commits): either way the writer should commit now.
@@ -341,7 +354,10 @@ void TransformService::Process(const v1::RecordBatch& batch, convert::Converter&
                         << " not acknowledged: " << undelivered.status().message();
       return;
     }
-    for (v1::BatchFailure& f : *undelivered) *pending->ack.add_failures() = std::move(f);
+    for (v1::BatchFailure& f : *undelivered) {
+      for (const v1::OffsetRange& r : f.ranges()) CutOut(rows.mutable_ranges(), r);
+      *pending->ack.add_failures() = std::move(f);
+    }
   }
 
   // A batch without rows still goes to the writer when it carries the flush hint (ingest sends
