@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -97,17 +98,44 @@ void ChildProcess::Kill() {
   Wait(absl::InfiniteDuration());
 }
 
-int FreePort() {
+namespace {
+
+// Whether a listening socket could be bound to 127.0.0.1:`port` now (0: any port, returned).
+int TryBind(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  int bound = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    socklen_t len = sizeof(addr);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      bound = ntohs(addr.sin_port);
+    }
+  }
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return bound;
+}
+
+}  // namespace
+
+int FreePort() {
+  // Below the kernel's ephemeral range (ip_local_port_range, 32768 by default): a port drawn
+  // from that range (bind to port 0) can be taken by any outgoing connection (Kafka clients,
+  // other tests) before the child process binds it, which failed a test with "address in use".
+  // Here only another FreePort caller could take it, and the draw is random over 12k ports.
+  int low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  thread_local std::mt19937 random(std::random_device{}());
+  if (low > 20000) {
+    std::uniform_int_distribution<int> pick(20000, low - 1);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (const int port = TryBind(pick(random)); port > 0) return port;
+    }
+  }
+  return TryBind(0);
 }
 
 absl::StatusOr<std::string> WaitForFileLine(const std::string& path, absl::Duration timeout) {

@@ -1,5 +1,7 @@
 #include "mcsink/testing/process.h"
 
+#include <fstream>
+
 #include "gtest/gtest.h"
 #include "mcsink/testing/status_matchers.h"
 
@@ -29,10 +31,17 @@ TEST(ChildProcess, ReportsTheExitCodeAndAKill) {
   EXPECT_EQ(sleeper.Wait(absl::ZeroDuration()), -9);
 }
 
-TEST(FreePort, GivesABindablePort) {
+TEST(FreePort, GivesABindablePortOutsideTheEphemeralRange) {
   const int port = FreePort();
   EXPECT_GT(port, 0);
   EXPECT_LT(port, 65536);
+  // Outgoing connections take their local ports from ip_local_port_range.
+  int low = 0;
+  int high = 0;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+  if (low > 20000) {
+    EXPECT_LT(port, low);
+  }
 }
 
 }  // namespace

@@ -42,7 +42,8 @@ class ChildProcess {
   std::optional<int> exit_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range so that
+// no outgoing connection takes it before the process it is meant for binds it.
 int FreePort();
 
 // Waits until `path` exists and holds a line; returns that line.
