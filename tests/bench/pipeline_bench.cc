@@ -849,18 +849,12 @@ int ConsumeAlone() {
   const int64_t n = absl::GetFlag(FLAGS_records);
   ingest::IngestServiceOptions ingest_options;
   runtime::ApplyIngestFlags(static_cast<uint32_t>(threads), &ingest_options);
-  const int64_t queue_kbytes = std::max<int64_t>(ingest_options.tuning.fetch_queue_kbytes / 2, 1);
-  // Same as ConsumerWorker::Create (libs/ingest/src/consumer_worker.cc); keep them in step.
-  const kafka::Properties props = {
+  kafka::Properties props = {
       {"bootstrap.servers", absl::GetFlag(FLAGS_bootstrap)},
       {"group.id", absl::StrCat("bench-alone-", getpid())},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"queued.max.messages.kbytes", absl::StrCat(queue_kbytes)},
-      {"fetch.max.bytes", absl::StrCat(queue_kbytes * 1024)},
-      {"max.partition.fetch.bytes", absl::StrCat(std::min<int64_t>(queue_kbytes * 1024, 1 << 20))},
   };
+  ingest::SetConsumerProperties(ingest_options.tuning.fetch_queue_kbytes,
+                                /*start_from_earliest=*/true, &props);
   std::atomic<int64_t> records{0}, bytes{0};
   std::atomic<bool> failed{false};
   const absl::Time start = absl::Now();

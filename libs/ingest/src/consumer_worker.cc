@@ -104,6 +104,22 @@ class ConsumerWorker::Rebalancer : public RdKafka::RebalanceCb {
   ConsumerWorker* worker_;
 };
 
+void SetConsumerProperties(int64_t fetch_queue_kbytes, bool start_from_earliest,
+                           kafka::Properties* props) {
+  (*props)["enable.auto.commit"] = "false";
+  (*props)["enable.auto.offset.store"] = "false";
+  (*props)["auto.offset.reset"] = start_from_earliest ? "earliest" : "latest";
+  // Prefetching is bounded by fetch_queue_kbytes: librdkafka fetches while its queue is under
+  // queued.max.messages.kbytes and then holds the response (up to fetch.max.bytes, 50 MiB by
+  // default) on top of the queue, so each gets half of the budget.
+  const int64_t half_kbytes = std::max<int64_t>(fetch_queue_kbytes / 2, 1);
+  const int64_t fetch_bytes = half_kbytes * 1024;
+  (*props)["queued.max.messages.kbytes"] = absl::StrCat(half_kbytes);
+  props->try_emplace("fetch.max.bytes", absl::StrCat(fetch_bytes));
+  props->try_emplace("max.partition.fetch.bytes",
+                     absl::StrCat(std::min<int64_t>(fetch_bytes, 1 << 20)));
+}
+
 absl::StatusOr<std::unique_ptr<ConsumerWorker>> ConsumerWorker::Create(ConsumerOptions options,
                                                                        BatchSink* sink, int index,
                                                                        IngestMetrics* metrics) {
@@ -122,18 +138,8 @@ absl::StatusOr<std::unique_ptr<ConsumerWorker>> ConsumerWorker::Create(ConsumerO
         "property or run with --exactly_once=false"));
   }
   props["group.id"] = worker->options_.group_id;
-  props["enable.auto.commit"] = "false";
-  props["enable.auto.offset.store"] = "false";
-  props["auto.offset.reset"] = worker->options_.start_from_earliest ? "earliest" : "latest";
-  // Prefetching is bounded by fetch_queue_kbytes: librdkafka fetches while its queue is under
-  // queued.max.messages.kbytes and then holds the response (up to fetch.max.bytes, 50 MiB by
-  // default) on top of the queue, so each gets half of the budget.
-  const int64_t half_kbytes = std::max<int64_t>(worker->options_.fetch_queue_kbytes / 2, 1);
-  const int64_t fetch_bytes = half_kbytes * 1024;
-  props["queued.max.messages.kbytes"] = absl::StrCat(half_kbytes);
-  props.try_emplace("fetch.max.bytes", absl::StrCat(fetch_bytes));
-  props.try_emplace("max.partition.fetch.bytes",
-                    absl::StrCat(std::min<int64_t>(fetch_bytes, 1 << 20)));
+  SetConsumerProperties(worker->options_.fetch_queue_kbytes, worker->options_.start_from_earliest,
+                        &props);
   props.try_emplace("client.id", absl::StrCat(worker->options_.connector, "-ingest-", index));
   MCSINK_ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf, kafka::MakeConf(props));
   std::string err;

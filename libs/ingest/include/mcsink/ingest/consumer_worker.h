@@ -89,6 +89,12 @@ struct ConsumerOptions {
   PartitionGate* gate = nullptr;
 };
 
+// The librdkafka consumer properties a ConsumerWorker sets on top of the user's (`props`):
+// manual commits and offset stores, the initial position, and the prefetch bound
+// `fetch_queue_kbytes`. The bench's librdkafka-alone limit uses them too.
+void SetConsumerProperties(int64_t fetch_queue_kbytes, bool start_from_earliest,
+                           kafka::Properties* props);
+
 struct StoppedPartition {
   TopicPartition tp;
   int64_t offset = 0;  // the record that failed; nothing from here on is committed
